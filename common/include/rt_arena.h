@@ -14,6 +14,7 @@ struct rt_arena {
 	size_t cap;
 	size_t used;
 	size_t high_water;
+	size_t failed_allocs; /* allocations refused since init */
 	ProtobufCAllocator pb; /* allocator view for protobuf_c_message_unpack */
 };
 
