@@ -144,7 +144,7 @@ format_prefix(char *buf, size_t cap, enum rt_log_level level, enum rt_log_subsys
 	return n < 0 ? 0 : ((size_t)n >= cap ? cap - 1 : (size_t)n);
 }
 
-static size_t
+static size_t __attribute__((format(printf, 7, 0)))
 format_line(char *buf, size_t cap, enum rt_log_level level, enum rt_log_subsys ss,
 	    const char *file, int line, const char *fmt, va_list ap)
 {
