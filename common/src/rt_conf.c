@@ -505,7 +505,7 @@ rt_conf_usage(const struct rt_conf_table *t, FILE *out)
 	fprintf(out, "Options:\n");
 	for (size_t i = 0; i < t->n_opts; i++) {
 		const struct rt_conf_opt *o = &t->opts[i];
-		char left[96], ch[256];
+		char left[400], ch[256];
 		const char *mv = metavar(o);
 
 		choices_text(o, ch, sizeof(ch));
