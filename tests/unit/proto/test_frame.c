@@ -49,7 +49,8 @@ make_client_op(uint8_t flags, uint8_t *data, size_t data_len)
 			 data_len ? &iov : NULL, data_len ? 1 : 0);
 	ck_assert_int_gt(n, FRAME_HDR_LEN);
 	ck_assert_uint_le((size_t)n + data_len, sizeof(buf));
-	memcpy(buf + n, data, data_len);
+	if (data_len)
+		memcpy(buf + n, data, data_len);
 	return (size_t)n + data_len;
 }
 
