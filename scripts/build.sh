@@ -22,9 +22,11 @@ esac
 echo "build.sh: configuring $preset in $dir/" >&2
 cmake --preset "$preset" >/dev/null
 echo "build.sh: building $preset with $(nproc) jobs" >&2
-set +o pipefail
-cmake --build "$dir" -j "$(nproc)" --target "$target" 2>&1 | grep -Ev '^\[ *[0-9]+%\] (Building|Linking|Built target|Generating)|^Consolidate|^-- '
+set +e +o pipefail
+cmake --build "$dir" -j "$(nproc)" --target "$target" 2>&1 |
+	grep -Ev '^\[ *[0-9]+%\] (Building|Linking|Built target|Generating)|^Consolidate|^-- '
 status=${PIPESTATUS[0]}
+set -e
 if [ "$status" != 0 ]; then
 	echo "build.sh: $preset build FAILED" >&2
 	exit "$status"
