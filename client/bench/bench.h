@@ -51,6 +51,7 @@ struct bench_cfg {
 	bool json;
 	const char *ack_log;
 	const char *check_log;
+	uint64_t atomic_size;
 	int64_t seed;
 	uint64_t object_size;
 	int64_t pool;

@@ -331,17 +331,26 @@ job_verify_read(struct bench_job *j, struct bench_slot *s)
 		} else if (vs == BENCH_V_OK && h.gen == exp) {
 			continue;
 		}
-		job_fail(j, -EIO, BENCH_EXIT_VERIFY,
-			 "verify failed at offset %" PRIu64 " (job %u, %s of %u bytes at %" PRIu64
-			 "): %s; expected generation %s%" PRIu64 ", found %" PRIu64
-			 " (from a write at %" PRIu64 "+%u)",
-			 off, j->id, j->phase == BENCH_PH_READBACK ? "read-back" : "read",
-			 io->len_bytes, io->offset_bytes, bench_verify_status_str(vs),
-			 exp == BENCH_GEN_UNKNOWN ? "(any) " : "",
-			 exp == BENCH_GEN_UNKNOWN ? 0 : exp,
-			 vs == BENCH_V_ZERO || vs == BENCH_V_BADMAGIC ? 0 : h.gen,
-			 vs == BENCH_V_ZERO || vs == BENCH_V_BADMAGIC ? 0 : h.write_off,
-			 vs == BENCH_V_ZERO || vs == BENCH_V_BADMAGIC ? 0 : h.write_len);
+		{
+			char want[64], got[96];
+
+			if (exp == BENCH_GEN_UNKNOWN)
+				snprintf(want, sizeof(want), "any intact block");
+			else if (exp == 0)
+				snprintf(want, sizeof(want), "zeroes (never written)");
+			else
+				snprintf(want, sizeof(want), "generation %" PRIu64, exp);
+			if (vs == BENCH_V_ZERO || vs == BENCH_V_BADMAGIC)
+				snprintf(got, sizeof(got), "no generation");
+			else
+				snprintf(got, sizeof(got), "generation %" PRIu64 " of a write at %" PRIu64
+					 "+%u", h.gen, h.write_off, h.write_len);
+			job_fail(j, -EIO, BENCH_EXIT_VERIFY,
+				 "verify failed at offset %" PRIu64 " (job %u, %s of %u bytes at %" PRIu64
+				 "): %s; expected %s, found %s",
+				 off, j->id, j->phase == BENCH_PH_READBACK ? "read-back" : "read",
+				 io->len_bytes, io->offset_bytes, bench_verify_status_str(vs), want, got);
+		}
 		return false;
 	}
 	return true;
@@ -520,6 +529,10 @@ bench_job_setup(struct bench_job *j, struct bench_run *run, unsigned id)
 	j->size = run->per_job_bytes;
 	j->rng = (uint64_t)cfg->seed * 0x9e3779b97f4a7c15ull + id * 7919u + 1;
 	j->nblocks = j->size / BENCH_BLOCK;
+	for (int ph = 0; ph < BENCH_PH__COUNT; ph++) {
+		bench_hist_init(&j->st[ph].lat_r);
+		bench_hist_init(&j->st[ph].lat_w);
+	}
 	if (buf_len < BENCH_CHUNK_BYTES)
 		buf_len = BENCH_CHUNK_BYTES;
 	j->nslots = cfg->check_log ? 4 : (unsigned)cfg->iodepth;
@@ -631,6 +644,8 @@ bench_job_thread(void *arg)
 		if (rc < 0)
 			job_fail(j, rc, BENCH_EXIT_USAGE, "job %u: cannot open %s target %s: " DF_RC,
 				 j->id, cfg->ops->name, cfg->path, DP_RC(rc));
+		else if (cfg->atomic_size)
+			j->atomic_bytes = cfg->atomic_size;
 		else if (cfg->ops->atomic_bytes)
 			j->atomic_bytes = cfg->ops->atomic_bytes(j->t);
 	}

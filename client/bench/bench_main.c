@@ -82,6 +82,10 @@ static const struct rt_conf_opt bench_opts[] = {
 	  "read the whole working set and check it against an --ack-log FILE: every "
 	  "acknowledged write intact, nothing torn; no writes",
 	  NULL, "FILE" },
+	{ "atomic-size", 0, RT_CONF_SIZE, OPT(atomic_size), "0", 0, 0, false,
+	  "--check-log: a write must be all-or-nothing within aligned units of this size "
+	  "(default: the target's; libstore: --object-size; file: 4 KiB)",
+	  NULL, NULL },
 	{ "seed", 0, RT_CONF_INT, OPT(seed), "1", 0, INT64_MAX, false,
 	  "random seed (offsets, sizes, data)", NULL, "N" },
 	{ "object-size", 0, RT_CONF_SIZE, OPT(object_size), "4M", 4096, 1ll << 30, false,
@@ -178,6 +182,10 @@ bench_check_cfg(struct bench_cfg *cfg)
 		fprintf(stderr, "tessera-bench: --bs-max must be >= --bs\n");
 		return -EINVAL;
 	}
+	if (cfg->atomic_size % BENCH_BLOCK) {
+		fprintf(stderr, "tessera-bench: --atomic-size must be a multiple of 4096\n");
+		return -EINVAL;
+	}
 	if (cfg->size % BENCH_BLOCK) {
 		fprintf(stderr, "tessera-bench: --size must be a multiple of 4096\n");
 		return -EINVAL;
@@ -266,7 +274,8 @@ wait_phase(struct bench_run *run, enum bench_phase ph, unsigned target_done)
 			bytes += atomic_load_explicit(&run->jobs[i].prog_bytes,
 						      memory_order_relaxed);
 		}
-		if (!cfg->quiet && now - start >= 1900000000ull) {
+		if (!cfg->quiet && now - start >= 1900000000ull &&
+		    atomic_load(&run->phase_done) < target_done) {
 			double dt = (double)(now - last) / 1e9;
 			char rate[32];
 
@@ -379,14 +388,19 @@ report(const struct bench_run *run, int exit_code, const char *target_info)
 		return;
 	}
 
-	printf("tessera-bench: %s %s rw=%s bs=%" PRIu64 "%s%s iodepth=%" PRId64
-	       " jobs=%u size=%.0fMiB durability=%s%s\n",
-	       cfg->ops->name, cfg->path, rw_choices[cfg->rw], cfg->bs, cfg->bs_max ? "-" : "",
-	       cfg->bs_max ? "" : "", cfg->iodepth, run->njobs,
-	       (double)run->total_bytes / 1048576.0,
-	       cfg->durability ? cfg->durability : "default", cfg->verify ? " verify" : "");
-	if (cfg->bs_max)
-		printf("  (I/O sizes %" PRIu64 "..%" PRIu64 " bytes)\n", cfg->bs, cfg->bs_max);
+	{
+		char bs[48];
+
+		if (cfg->bs_max > cfg->bs)
+			snprintf(bs, sizeof(bs), "%" PRIu64 "-%" PRIu64, cfg->bs, cfg->bs_max);
+		else
+			snprintf(bs, sizeof(bs), "%" PRIu64, cfg->bs);
+		printf("tessera-bench: %s %s rw=%s bs=%s iodepth=%" PRId64
+		       " jobs=%u size=%.0fMiB durability=%s%s\n",
+		       cfg->ops->name, cfg->path, rw_choices[cfg->rw], bs, cfg->iodepth, run->njobs,
+		       (double)run->total_bytes / 1048576.0,
+		       cfg->durability ? cfg->durability : "default", cfg->verify ? " verify" : "");
+	}
 	for (int d = 0; d < 2; d++) {
 		const struct bench_hist *h = d ? &s.lat_w : &s.lat_r;
 		uint64_t n = d ? s.ios_w : s.ios_r, b = d ? s.bytes_w : s.bytes_r;
