@@ -101,7 +101,7 @@ struct st_store;
 #define ST_META_KEY_MAX 64u
 #define ST_META_VAL_MAX (64u * 1024u)
 /* Private area embedded in every request (no allocation per I/O). */
-#define ST_REQ_PRIV_BYTES 1024u
+#define ST_REQ_PRIV_BYTES 2048u
 
 /* An object name. */
 struct st_obj_id {
@@ -183,6 +183,8 @@ struct st_opts {
 	const struct st_backend_ops *backend;
 	void *backend_ctx;
 	uint64_t backend_size_bytes; /* size of the backend's disk (if backend) */
+	/* The reactor a custom backend completes on: st_format drives it. */
+	struct rt_reactor *backend_reactor;
 };
 
 /* Fill opts with the defaults above (path NULL). */

@@ -1,0 +1,280 @@
+/*
+ * libstore internals: in-memory structures shared by the st_*.c files.
+ * On-disk structures live in ondisk.h only.
+ */
+#ifndef ST_INT_H
+#define ST_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ondisk.h"
+#include "rt_reactor.h"
+#include "st.h"
+
+#define ST_CONTAINER_OF(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+
+/* Limits of one journal record (two record buffers are allocated). */
+#define ST_JREC_HDR_MAX (256u * 1024u)   /* header + entries */
+#define ST_JREC_DATA_MAX (1024u * 1024u) /* data blocks */
+#define ST_JWRITE_MAX_LIMIT (64u * 1024u) /* cap of journal_write_max_bytes */
+#define ST_OP_BIOS 8u
+#define ST_READ_CHUNK_BLKS 128u
+#define ST_CKPT_FLUSH_PAR 32u
+/* Checkpoint when redirect-on-write data referenced by the journal exceeds this
+ * (bounds the data verified at replay). */
+#define ST_ROW_WINDOW_BYTES (256ull * 1024 * 1024)
+
+/* ---- index ---- */
+#define ST_NONE UINT32_MAX
+
+struct st_obj {
+	uint32_t pool;
+	uint8_t used;
+	uint8_t pad[3];
+	uint64_t oid;
+	uint64_t version;
+	uint32_t mapped_blks;
+	uint32_t pad2;
+};
+
+struct st_bent {
+	uint64_t oid;
+	uint32_t pool;
+	uint32_t lblock; /* ST_NONE: empty slot */
+	uint32_t cur;    /* where the data is now: home or a journal block */
+	uint32_t home;   /* data-area block owned by this lblock */
+	uint32_t crc;
+	uint32_t pad;
+};
+
+struct st_meta {
+	uint32_t key_len;
+	uint32_t val_len;
+	uint8_t key[ST_META_KEY_MAX];
+	uint8_t *val;
+};
+
+struct st_index {
+	struct st_obj *objs;
+	uint64_t obj_cap; /* power of two */
+	uint64_t n_objs;
+	struct st_bent *blks;
+	uint64_t blk_cap;
+	uint64_t n_blks;
+	struct st_meta **meta;
+	uint64_t meta_cap;
+	uint64_t n_meta;
+	uint64_t meta_used_bytes; /* as serialized in a checkpoint */
+};
+
+/* ---- allocator ---- */
+struct st_alloc {
+	uint64_t *bitmap; /* 1 = in use; bit i = data block data_blk + i */
+	uint64_t nblks;
+	uint64_t base;    /* first data block */
+	uint64_t free_blks;
+	uint64_t cursor;
+	/* Deferred frees, released when reads that may still use them are done. */
+	uint32_t *pend[2];
+	uint64_t npend[2];
+	uint64_t rd_inflight[2];
+	uint64_t epoch;
+};
+
+/* ---- ops ---- */
+struct st_iop;
+struct st_jbuf;
+
+struct st_iop {
+	struct st_req *req;
+	struct st_iop *next; /* wait queue or record waiter list */
+	struct st_store *st;
+	int rc;
+	int pending;        /* bios in flight */
+	uint32_t nbios;
+	uint32_t epoch;     /* read epoch */
+	bool counted;       /* in st->inflight */
+	bool data_pending;  /* RoW data in flight (counted in jbuf->data_pending) */
+	struct st_jbuf *jb; /* record holding this op's entry */
+	uint32_t ent_off;   /* entry offset in jb->hdr */
+	uint32_t data_idx;  /* WRITE_J: first data block in the record */
+	uint32_t nblocks;
+	uint32_t lblock;
+	uint32_t next_blk;  /* read/RoW progress (relative to lblock) */
+	uint32_t jtype;
+	uint32_t chunk;     /* blocks in the current read/RoW round */
+	uint32_t nhomes;
+	uint32_t homes[ST_JWRITE_MAX_LIMIT / ST_BLK]; /* WRITE_J new homes */
+	uint32_t crcs[ST_READ_CHUNK_BLKS];            /* read: expected CRCs */
+	uint8_t mapped[ST_READ_CHUNK_BLKS];           /* read: block mapped? */
+	struct st_msg_slot {
+		struct rt_msg msg;
+	} defer;
+	struct st_bio bios[ST_OP_BIOS];
+};
+_Static_assert(sizeof(struct st_iop) <= ST_REQ_PRIV_BYTES, "st_op fits st_req.priv");
+
+static inline struct st_iop *
+st__op(struct st_req *req)
+{
+	return (struct st_iop *)req->priv;
+}
+
+/* ---- journal ---- */
+struct st_jbuf {
+	uint8_t *buf;       /* ST_JREC_HDR_MAX + ST_JREC_DATA_MAX, aligned */
+	uint32_t ent_bytes; /* entries appended after the header */
+	uint32_t n_entries;
+	uint32_t data_blks;
+	uint64_t row_blks;
+	struct st_iop *head, *tail; /* ops waiting on this record */
+	uint32_t data_pending;     /* RoW data writes still in flight */
+	uint32_t bios_pending;
+	bool written;       /* record write (and flush) done */
+	bool flushing;
+	bool inflight;
+	int err;
+	uint64_t seq;
+	uint64_t pos;       /* head counter at which it is written */
+	uint32_t hdr_blks, len_blks;
+	struct st_bio bios[5];
+	struct st_store *st;
+};
+
+enum st_ckpt_phase {
+	ST_CK_IDLE = 0,
+	ST_CK_WAIT,   /* waiting for in-flight ops to drain */
+	ST_CK_FLUSH_READ,
+	ST_CK_FLUSH_WRITE,
+	ST_CK_DEVFLUSH1,
+	ST_CK_WRITE,
+	ST_CK_DEVFLUSH2,
+};
+
+struct st_ckpt_waiter {
+	struct st_req *req;
+};
+
+struct st_store {
+	struct rt_reactor *r;
+	struct st_opts opts;
+	const struct st_backend_ops *be;
+	void *bctx;
+	void *uring_be; /* owned uring backend, or NULL */
+	int fd;
+	struct st_sb sb;
+	uint32_t blocks_per_obj;
+	uint32_t jwrite_max_blks;
+	int failed; /* sticky error after a journal write failure */
+	bool closing;
+	bool replaying; /* allocator not live: apply does not free */
+
+	struct st_index idx;
+	struct st_alloc alloc;
+
+	/* journal */
+	uint64_t jhead;  /* monotonic block counter of the next record */
+	uint64_t jtail;  /* head counter at the last checkpoint */
+	uint64_t gen;
+	uint64_t next_seq;
+	uint64_t row_blks_window;
+	struct st_jbuf jb[2];
+	struct st_jbuf *fill;   /* accepting entries */
+	struct st_jbuf *flying; /* being written, or NULL */
+	bool kick_scheduled;
+	struct rt_msg kick_msg;
+
+	/* ops */
+	uint64_t inflight;
+	struct st_iop *wq_head, *wq_tail; /* ops waiting (space, checkpoint) */
+	bool draining;
+
+	/* checkpoint */
+	enum st_ckpt_phase ck_phase;
+	bool ck_requested;
+	int ck_rc;
+	uint8_t *ck_buf;
+	uint64_t ck_buf_bytes;
+	uint64_t ck_scan;
+	uint32_t ck_nflush;
+	uint32_t ck_pending;
+	uint32_t ck_slot_idx[ST_CKPT_FLUSH_PAR];
+	uint8_t *ck_fbuf; /* ST_CKPT_FLUSH_PAR blocks */
+	struct st_bio ck_bios[ST_CKPT_FLUSH_PAR + 1];
+	struct st_req *ck_waiters[16];
+	uint32_t n_ck_waiters;
+	struct rt_msg ck_msg;
+
+	struct st_stats stats;
+};
+
+/* index (st_index.c) */
+int st__index_init(struct st_index *ix, uint64_t max_objects, uint64_t data_blks);
+void st__index_fini(struct st_index *ix);
+struct st_obj *st__obj_find(struct st_index *ix, uint32_t pool, uint64_t oid);
+struct st_obj *st__obj_get(struct st_index *ix, uint32_t pool, uint64_t oid); /* create */
+void st__obj_del(struct st_index *ix, struct st_obj *o);
+struct st_bent *st__blk_find(struct st_index *ix, uint32_t pool, uint64_t oid, uint32_t lblock);
+struct st_bent *st__blk_get(struct st_index *ix, uint32_t pool, uint64_t oid, uint32_t lblock);
+void st__blk_del(struct st_index *ix, struct st_bent *b);
+struct st_meta *st__meta_find(struct st_index *ix, const void *key, uint32_t key_len);
+int st__meta_set(struct st_index *ix, const void *key, uint32_t key_len, const void *val,
+		 uint32_t val_len);
+int st__meta_del(struct st_index *ix, const void *key, uint32_t key_len);
+uint64_t st__meta_rec_bytes(uint32_t key_len, uint32_t val_len);
+
+/* allocator (st_alloc.c) */
+int st__alloc_init(struct st_alloc *a, uint64_t base, uint64_t nblks);
+void st__alloc_fini(struct st_alloc *a);
+void st__alloc_mark(struct st_alloc *a, uint32_t pblock);
+bool st__alloc_is_used(const struct st_alloc *a, uint32_t pblock);
+/* Allocate n blocks as runs; out[] gets the n block numbers. Returns 0/-ENOSPC. */
+int st__alloc_get(struct st_alloc *a, uint32_t n, uint32_t *out);
+void st__alloc_put_now(struct st_alloc *a, uint32_t pblock);
+void st__alloc_put_deferred(struct st_alloc *a, uint32_t pblock);
+uint32_t st__alloc_read_begin(struct st_alloc *a);
+void st__alloc_read_end(struct st_alloc *a, uint32_t epoch);
+
+/* I/O */
+int st__bio_submit(struct st_store *st, struct st_bio *bio);
+int st__io_sync(struct st_store *st, enum st_bio_op op, uint64_t blk, void *buf, uint64_t nblks,
+		bool fua);
+int st__uring_backend_open(const char *path, bool direct, struct rt_reactor *r, int *fd_out,
+			   void **bctx_out);
+const struct st_backend_ops *st__uring_backend_ops(void);
+int st__run_until(struct st_store *st, volatile bool *done);
+int st__open_backend(const struct st_opts *opts, struct rt_reactor *r, const struct st_backend_ops **be,
+		     void **bctx, void **uring_be, int *fd, uint64_t *size_bytes);
+void st__sb_compute(const struct st_opts *o, uint64_t part_bytes, struct st_sb *sb);
+int st__sb_check(const struct st_sb *sb);
+
+/* journal (st_journal.c) */
+int st__journal_init(struct st_store *st);
+void st__journal_fini(struct st_store *st);
+/* Reserve an entry of ent_bytes (+ data_blks data blocks) in the filling record
+ * for op; returns a pointer to the entry or NULL if it must wait. */
+struct st_jent *st__journal_add(struct st_store *st, struct st_iop *op, uint32_t ent_bytes,
+				uint32_t data_blks);
+void st__journal_kick(struct st_store *st);
+void st__journal_data_done(struct st_store *st, struct st_jbuf *jb);
+bool st__journal_idle(const struct st_store *st);
+uint64_t st__jblk_abs(const struct st_store *st, uint64_t counter);
+
+/* ops (st_write.c / st_read.c) */
+void st__op_apply(struct st_store *st, struct st_iop *op);
+void st__op_finish(struct st_store *st, struct st_iop *op, int rc);
+int st__op_start(struct st_store *st, struct st_iop *op);
+int st__read_start(struct st_store *st, struct st_iop *op);
+void st__wq_drain(struct st_store *st);
+void st__apply_entry(struct st_store *st, const struct st_jent *e, uint64_t rec_pos,
+		     uint32_t hdr_blks, const uint32_t *homes);
+
+/* checkpoint (st_checkpoint.c) and recovery (st_recover.c) */
+void st__ckpt_request(struct st_store *st);
+void st__ckpt_maybe_start(struct st_store *st);
+int st__ckpt_sync(struct st_store *st);
+int st__recover(struct st_store *st);
+
+#endif

@@ -1,0 +1,330 @@
+/*
+ * The write-ahead journal.
+ *
+ * A ring of J blocks written sequentially in records. A record is a header
+ * block (or several) holding entries, followed by data blocks (the payload of
+ * small writes); the whole record has one CRC32C, so a record torn by a power
+ * cut fails its CRC and replay stops there. Every record carries the store
+ * uuid, the checkpoint generation it follows and a sequence number, so a stale
+ * record from an earlier lap of the ring or an earlier generation is never
+ * replayed. A record may wrap around the end of the ring (it is then written
+ * as two pieces).
+ *
+ * Group commit: two record buffers. While one record is being written (and,
+ * with ST_DUR_BATCH_FLUSH, flushed), new entries accumulate in the other; when
+ * the write completes the next record goes out at once with everything that
+ * gathered meanwhile. At QD1 a small write is one journal write (plus one
+ * flush in batch mode); at QD32 one journal write covers many operations.
+ * Only one record is in flight at a time, so a record is durable before the
+ * next one is written and recovery never sees a hole followed by a valid
+ * record.
+ *
+ * A record completes when its own write is durable and every
+ * redirect-on-write data write of its entries is durable too; then its
+ * operations are applied to the index (in journal order) and their callbacks
+ * run.
+ *
+ * Space: the ring between the last checkpoint (jtail) and jhead is live. When
+ * it passes half the ring a checkpoint is requested; an entry that does not
+ * fit waits for it.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rt_crc.h"
+#include "rt_err.h"
+#include "rt_log.h"
+#include "st_int.h"
+
+static void st_journal_issue(struct st_store *st, struct st_jbuf *jb);
+
+uint64_t
+st__jblk_abs(const struct st_store *st, uint64_t counter)
+{
+	return st->sb.journal_blk + counter % st->sb.journal_blks;
+}
+
+static void
+st_jbuf_reset(struct st_jbuf *jb)
+{
+	jb->ent_bytes = 0;
+	jb->n_entries = 0;
+	jb->data_blks = 0;
+	jb->row_blks = 0;
+	jb->head = jb->tail = NULL;
+	jb->data_pending = 0;
+	jb->bios_pending = 0;
+	jb->written = false;
+	jb->flushing = false;
+	jb->inflight = false;
+	jb->err = 0;
+}
+
+int
+st__journal_init(struct st_store *st)
+{
+	for (int i = 0; i < 2; i++) {
+		st->jb[i].buf = aligned_alloc(ST_BLK, ST_JREC_HDR_MAX + ST_JREC_DATA_MAX);
+		if (!st->jb[i].buf)
+			return -ENOMEM;
+		memset(st->jb[i].buf, 0, ST_JREC_HDR_MAX);
+		st_jbuf_reset(&st->jb[i]);
+		st->jb[i].st = st;
+	}
+	st->fill = &st->jb[0];
+	st->flying = NULL;
+	return 0;
+}
+
+void
+st__journal_fini(struct st_store *st)
+{
+	for (int i = 0; i < 2; i++) {
+		free(st->jb[i].buf);
+		st->jb[i].buf = NULL;
+	}
+}
+
+bool
+st__journal_idle(const struct st_store *st)
+{
+	return !st->flying && !st->fill->head && st->fill->n_entries == 0;
+}
+
+static void
+st_journal_kick_fn(void *ctx)
+{
+	struct st_store *st = ctx;
+
+	st->kick_scheduled = false;
+	if (!st->flying && (st->fill->n_entries || st->fill->head))
+		st_journal_issue(st, st->fill);
+}
+
+void
+st__journal_kick(struct st_store *st)
+{
+	if (st->kick_scheduled)
+		return;
+	st->kick_scheduled = true;
+	rt_reactor_defer(st->r, &st->kick_msg, st_journal_kick_fn, st);
+}
+
+static uint32_t
+st_hdr_blks(uint32_t ent_bytes)
+{
+	return (uint32_t)((sizeof(struct st_jrec_hdr) + ent_bytes + ST_BLK - 1) / ST_BLK);
+}
+
+struct st_jent *
+st__journal_add(struct st_store *st, struct st_iop *op, uint32_t ent_bytes, uint32_t data_blks)
+{
+	struct st_jbuf *jb = st->fill;
+	uint64_t rec_blks, live;
+	struct st_jent *e;
+
+	if (sizeof(struct st_jrec_hdr) + jb->ent_bytes + ent_bytes > ST_JREC_HDR_MAX ||
+	    (uint64_t)(jb->data_blks + data_blks) * ST_BLK > ST_JREC_DATA_MAX) {
+		st__journal_kick(st);
+		return NULL;
+	}
+	rec_blks = st_hdr_blks(jb->ent_bytes + ent_bytes) + jb->data_blks + data_blks;
+	live = st->jhead - st->jtail;
+	/* Keep one maximal record of slack so a delete can always commit. */
+	if (live + rec_blks > st->sb.journal_blks - 1) {
+		st__ckpt_request(st);
+		return NULL;
+	}
+	if (live > st->sb.journal_blks / 2 || st->row_blks_window * ST_BLK > ST_ROW_WINDOW_BYTES)
+		st__ckpt_request(st);
+	e = (struct st_jent *)(jb->buf + sizeof(struct st_jrec_hdr) + jb->ent_bytes);
+	memset(e, 0, ent_bytes);
+	e->len_bytes = ent_bytes;
+	jb->ent_bytes += ent_bytes;
+	jb->n_entries++;
+	op->jb = jb;
+	op->ent_off = (uint32_t)((uint8_t *)e - jb->buf);
+	op->data_idx = jb->data_blks;
+	jb->data_blks += data_blks;
+	op->next = NULL;
+	if (jb->tail)
+		jb->tail->next = op;
+	else
+		jb->head = op;
+	jb->tail = op;
+	st__journal_kick(st);
+	return e;
+}
+
+static void st_journal_progress(struct st_store *st, struct st_jbuf *jb);
+
+/* Add a bio writing nblks from buf at ring counter cnt, split at the ring end. */
+static uint32_t
+st_jwrite(struct st_store *st, struct st_jbuf *jb, uint32_t bi, uint64_t cnt, uint8_t *buf,
+	  uint32_t nblks, bool fua)
+{
+	while (nblks) {
+		uint64_t pos = cnt % st->sb.journal_blks;
+		uint32_t n = nblks;
+
+		if (pos + n > st->sb.journal_blks)
+			n = (uint32_t)(st->sb.journal_blks - pos);
+		struct st_bio *b = &jb->bios[bi++];
+		memset(b, 0, sizeof(*b));
+		b->op = ST_BIO_WRITE;
+		b->fua = fua;
+		b->offset_bytes = (st->sb.journal_blk + pos) * ST_BLK;
+		b->len_bytes = n * ST_BLK;
+		b->buf = buf;
+		b->ctx = jb;
+		cnt += n;
+		buf += (uint64_t)n * ST_BLK;
+		nblks -= n;
+	}
+	return bi;
+}
+
+static void st_journal_write_done(struct st_bio *bio, int res);
+
+static void
+st_journal_issue(struct st_store *st, struct st_jbuf *jb)
+{
+	struct st_jrec_hdr *h = (struct st_jrec_hdr *)jb->buf;
+	uint32_t hdr_blks = st_hdr_blks(jb->ent_bytes);
+	uint32_t nb = 0;
+	bool fua = st->opts.durability == ST_DUR_FUA;
+	uint32_t crc;
+
+	jb->seq = st->next_seq++;
+	jb->pos = st->jhead;
+	jb->hdr_blks = hdr_blks;
+	jb->len_blks = hdr_blks + jb->data_blks;
+	st->jhead += jb->len_blks;
+	jb->inflight = true;
+	st->flying = jb;
+	st->fill = jb == &st->jb[0] ? &st->jb[1] : &st->jb[0];
+
+	memset(h, 0, sizeof(*h));
+	h->magic = ST_JREC_MAGIC;
+	h->version = ST_FORMAT_VERSION;
+	h->len_blks = jb->len_blks;
+	memcpy(h->uuid, st->sb.uuid, 16);
+	h->gen = st->gen;
+	h->seq = jb->seq;
+	h->hdr_blks = hdr_blks;
+	h->n_entries = jb->n_entries;
+	h->entries_bytes = jb->ent_bytes;
+	memset(jb->buf + sizeof(*h) + jb->ent_bytes, 0,
+	       (size_t)hdr_blks * ST_BLK - sizeof(*h) - jb->ent_bytes);
+	crc = rt_crc32c(0, jb->buf, (size_t)hdr_blks * ST_BLK);
+	crc = rt_crc32c(crc, jb->buf + ST_JREC_HDR_MAX, (size_t)jb->data_blks * ST_BLK);
+	h->crc = crc;
+
+	nb = st_jwrite(st, jb, nb, jb->pos, jb->buf, hdr_blks, fua);
+	nb = st_jwrite(st, jb, nb, jb->pos + hdr_blks, jb->buf + ST_JREC_HDR_MAX, jb->data_blks,
+		       fua);
+	jb->bios_pending = nb;
+	st->stats.journal_writes++;
+	st->stats.journal_bytes += (uint64_t)jb->len_blks * ST_BLK;
+	for (uint32_t i = 0; i < nb; i++) {
+		jb->bios[i].cb = st_journal_write_done;
+		int rc = st__bio_submit(st, &jb->bios[i]);
+		if (rc < 0) {
+			/* Count the unsubmitted ones as failed. */
+			jb->err = rc;
+			jb->bios_pending -= nb - i;
+			break;
+		}
+	}
+	if (jb->bios_pending == 0)
+		st_journal_progress(st, jb);
+}
+
+static void
+st_journal_write_done(struct st_bio *bio, int res)
+{
+	struct st_jbuf *jb = bio->ctx;
+	struct st_store *st = jb->st;
+
+	if (res < 0 && !jb->err)
+		jb->err = res;
+	jb->bios_pending--;
+	st_journal_progress(st, jb);
+}
+
+static void
+st_journal_flush_done(struct st_bio *bio, int res)
+{
+	struct st_jbuf *jb = bio->ctx;
+	struct st_store *st = jb->st;
+
+	if (res < 0 && !jb->err)
+		jb->err = res;
+	jb->written = true;
+	st_journal_progress(st, jb);
+}
+
+void
+st__journal_data_done(struct st_store *st, struct st_jbuf *jb)
+{
+	jb->data_pending--;
+	if (jb->inflight)
+		st_journal_progress(st, jb);
+}
+
+static void
+st_journal_complete(struct st_store *st, struct st_jbuf *jb)
+{
+	struct st_iop *head = jb->head, *op, *next;
+	int err = jb->err;
+	if (err) {
+		if (!st->failed)
+			rt_err(RT_SS_STORE, "journal write failed: " DF_RC "; store is now failed",
+			       DP_RC(err));
+		st->failed = err;
+	}
+	/* Apply everything first (in journal order), then run the callbacks. */
+	for (op = head; op; op = op->next) {
+		if (!err && op->rc == 0)
+			st__op_apply(st, op);
+	}
+	st_jbuf_reset(jb);
+	st->flying = NULL;
+	for (op = head; op; op = next) {
+		next = op->next;
+		op->jb = NULL;
+		st__op_finish(st, op, err ? err : op->rc);
+	}
+	if (!st->flying && (st->fill->n_entries || st->fill->head))
+		st_journal_issue(st, st->fill);
+	st__ckpt_maybe_start(st);
+	st__wq_drain(st);
+}
+
+static void
+st_journal_progress(struct st_store *st, struct st_jbuf *jb)
+{
+	if (!jb->inflight || jb->bios_pending || jb->data_pending)
+		return;
+	if (st->opts.durability == ST_DUR_BATCH_FLUSH && !jb->err && !jb->written) {
+		if (!jb->flushing) {
+			struct st_bio *b = &jb->bios[4];
+
+			jb->flushing = true;
+			memset(b, 0, sizeof(*b));
+			b->op = ST_BIO_FLUSH;
+			b->cb = st_journal_flush_done;
+			b->ctx = jb;
+			st->stats.dev_flushes++;
+			int rc = st__bio_submit(st, b);
+			if (rc < 0) {
+				jb->err = rc;
+				jb->written = true;
+				st_journal_complete(st, jb);
+			}
+		}
+		return;
+	}
+	st_journal_complete(st, jb);
+}
