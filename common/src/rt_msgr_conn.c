@@ -430,6 +430,7 @@ rt__conn_recv_arm(struct rt_conn *c)
 			off = 0;
 			n++;
 		}
+		c->rx_last_len = c->hdr.data_len - c->data_got;
 		if (n == 1) {
 			io_uring_prep_recv(sqe, c->fd, c->rx_iov[0].iov_base, c->rx_iov[0].iov_len, 0);
 		} else {
@@ -439,8 +440,8 @@ rt__conn_recv_arm(struct rt_conn *c)
 			io_uring_prep_recvmsg(sqe, c->fd, &c->rx_msg, 0);
 		}
 	} else if (c->rstate == RECV_MSG && c->msg_in_big) {
-		io_uring_prep_recv(sqe, c->fd, c->msg_big + c->msg_got, c->hdr.msg_len - c->msg_got,
-				   0);
+		c->rx_last_len = c->hdr.msg_len - c->msg_got;
+		io_uring_prep_recv(sqe, c->fd, c->msg_big + c->msg_got, c->rx_last_len, 0);
 	} else {
 		/* Staging: keep what is unparsed at the front, fill the rest. */
 		if (c->rx_start > 0) {
@@ -448,8 +449,15 @@ rt__conn_recv_arm(struct rt_conn *c)
 			c->rx_end -= c->rx_start;
 			c->rx_start = 0;
 		}
-		io_uring_prep_recv(sqe, c->fd, c->rx_buf + c->rx_end, c->rx_cap - c->rx_end, 0);
+		c->rx_last_len = c->rx_cap - c->rx_end;
+		io_uring_prep_recv(sqe, c->fd, c->rx_buf + c->rx_end, c->rx_last_len, 0);
 	}
+	/*
+	 * The last recv drained the socket (it did not fill its buffer): skip the
+	 * inline attempt that would fail with EAGAIN and arm the poll at once.
+	 */
+	if (c->rx_drained)
+		sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
 	rt_io_set(sqe, &c->recv_io);
 	c->recv_inflight = true;
 	c->inflight++;
@@ -687,6 +695,7 @@ rt__conn_recv_done(struct rt_io *io, int32_t res, uint32_t flags)
 	}
 	c->stats.recv_calls++;
 	c->stats.bytes_rx += (uint64_t)res;
+	c->rx_drained = (uint32_t)res < c->rx_last_len;
 	if (c->rstate == RECV_DATA)
 		c->data_got += (uint32_t)res;
 	else if (c->rstate == RECV_MSG && c->msg_in_big)

@@ -65,6 +65,8 @@ struct rt_conn {
 	/* Receive. */
 	struct rt_io recv_io;
 	bool recv_inflight;
+	bool rx_drained;       /* the last recv got less than it asked for */
+	uint32_t rx_last_len;  /* bytes the recv in flight asked for */
 	enum rt_recv_state rstate;
 	unsigned char *rx_buf; /* staging: [rx_start, rx_end) not consumed yet */
 	uint32_t rx_cap, rx_start, rx_end;

@@ -738,6 +738,13 @@ rt_reactor_run(struct rt_reactor *r)
 		n = rt__iterate(r, wait);
 		if (n > 0)
 			last_work_us = r->now_us;
+		else if (wait == 0)
+			/*
+			 * Polling and idle: let a thread that shares this core run (the
+			 * peer we wait for may be it). Returns at once when none is
+			 * runnable.
+			 */
+			sched_yield();
 	}
 	/* Hand what callbacks queued to the kernel before we leave. */
 	if (io_uring_sq_ready(&r->ring) > 0)
