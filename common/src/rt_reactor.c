@@ -625,17 +625,23 @@ rt__reap(struct rt_reactor *r)
 	return n;
 }
 
-/* Submit pending SQEs and collect completions without blocking. */
+/*
+ * Collect completions without blocking, submitting pending SQEs on the way.
+ * If the loop may block afterwards (may_block) and the kernel has nothing for
+ * us, the submission is left to the blocking call (submit and wait in one
+ * syscall).
+ */
 static unsigned
-rt__poll_ring(struct rt_reactor *r)
+rt__poll_ring(struct rt_reactor *r, bool may_block)
 {
 	unsigned sq_flags = IO_URING_READ_ONCE(*r->ring.sq.kflags);
+	bool kernel_has_work = (sq_flags & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)) != 0;
 	int rc = 0;
 
-	if (io_uring_sq_ready(&r->ring) > 0)
+	if (io_uring_sq_ready(&r->ring) > 0 && (!may_block || kernel_has_work))
 		rc = (r->mode == RT_RING_PLAIN) ? io_uring_submit(&r->ring)
 						 : io_uring_submit_and_get_events(&r->ring);
-	else if (sq_flags & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW))
+	else if (kernel_has_work && r->mode != RT_RING_PLAIN)
 		rc = io_uring_get_events(&r->ring);
 	if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY)
 		rt_err_rl(RT_SS_REACTOR, "%s: io_uring_enter: " DF_RC, r->name, DP_RC(rc));
@@ -694,7 +700,7 @@ rt__iterate(struct rt_reactor *r, uint64_t max_wait_us)
 	r->now_us = rt_now_us();
 	if (!r->efd_armed && !r->destroying)
 		rt__efd_arm(r);
-	n = rt__poll_ring(r);
+	n = rt__poll_ring(r, max_wait_us > 0 && !r->defer_head);
 	n += rt__run_timers(r);
 	n += rt__run_inbox(r);
 	n += rt__run_deferred(r);
