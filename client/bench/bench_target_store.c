@@ -3,8 +3,8 @@
  * own partition of the file, driven by the job's reactor.
  *
  * Layout: job i's store is partition [i * P, (i + 1) * P) of the file, with P
- * = bench_store_part_bytes(per-job working set): the working set plus room
- * for the journal, checkpoints and metadata. The job's slice of the linear
+ * = store_part_bytes(per-job working set): the working set plus room for
+ * the journal, checkpoints, metadata and redirect-on-write slack. The job's slice of the linear
  * address space is cut into objects of --object-size: linear offset x is
  * object (pool, (x - base) / object_size) at offset (x - base) % object_size.
  * An I/O that crosses object boundaries becomes one st_req per object; it
@@ -70,25 +70,38 @@ store_durability(const char *d, enum st_durability *out)
 	return 0;
 }
 
-/* Partition size for a per-job working set: data + 1/8 + 32 MiB of metadata room. */
+/*
+ * Partition size for a per-job working set: the data, plus a quarter and 64 MiB
+ * for the journal, the checkpoints, the metadata area and the free blocks that
+ * in-flight redirect-on-write overwrites need before they free the old ones.
+ */
 static uint64_t
 store_part_bytes(uint64_t per_job)
 {
-	uint64_t p = per_job + per_job / 8 + (32ull << 20);
+	uint64_t p = per_job + per_job / 4 + (64ull << 20);
 
 	return (p + (1ull << 20) - 1) & ~((1ull << 20) - 1);
 }
 
-/* The inverse, for an existing file without --size. */
+/*
+ * The inverse, for an existing file without --size: the largest working set,
+ * in whole objects, whose partition is exactly part bytes (0 if none).
+ */
 static uint64_t
 store_per_job_from_part(uint64_t part, uint64_t obj_bytes)
 {
-	uint64_t w;
+	uint64_t lo = 0, hi = part / obj_bytes;
 
-	if (part <= (33ull << 20))
-		return 0;
-	w = (part - (33ull << 20)) / 9 * 8;
-	return w / obj_bytes * obj_bytes;
+	/* store_part_bytes is monotonic: binary search the object count. */
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo + 1) / 2;
+
+		if (store_part_bytes(mid * obj_bytes) <= part)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	return lo && store_part_bytes(lo * obj_bytes) == part ? lo * obj_bytes : 0;
 }
 
 static void
@@ -138,7 +151,9 @@ store_prepare(const struct bench_cfg *cfg, uint64_t *total_bytes, bool *created)
 		per_job = store_per_job_from_part((uint64_t)sb.st_size / njobs, cfg->object_size);
 		*total_bytes = per_job * njobs;
 		if (*total_bytes == 0) {
-			fprintf(stderr, "tessera-bench: %s is too small for a store\n", cfg->store);
+			fprintf(stderr, "tessera-bench: %s: cannot tell its working set from its "
+					"size: give --size, --jobs and --object-size as when it was "
+					"created\n", cfg->store);
 			return -EINVAL;
 		}
 	}
@@ -219,30 +234,36 @@ store_open(const struct bench_target_params *p, struct bench_target **out)
 		return -ENOMEM;
 	t->r = p->reactor;
 	t->base_bytes = p->base_bytes;
-	t->obj_bytes = cfg->object_size;
 	t->pool = (uint32_t)cfg->pool;
 	/* Versions only need to grow; start above anything a previous run set. */
 	t->version = (uint64_t)time(NULL) << 20;
+	store_fill_opts(cfg, p->job, store_part_bytes(p->size_bytes), &o);
+	rc = st_open(&o, p->reactor, &t->st);
+	if (rc < 0)
+		goto out_free;
+	/* The object size is the store's (fixed at format time), not the option's. */
+	st_get_opts(t->st, &o);
+	t->obj_bytes = o.max_object_bytes;
+	if (t->obj_bytes != cfg->object_size && p->job == 0 && !cfg->quiet)
+		fprintf(stderr, "tessera-bench: %s was formatted with %" PRIu64 "-byte objects; "
+				"using that, not --object-size %" PRIu64 "\n",
+			cfg->store, t->obj_bytes, cfg->object_size);
 	pieces = (uint32_t)((p->max_io_bytes + t->obj_bytes - 1) / t->obj_bytes + 1);
 	t->nreqs = p->iodepth * pieces;
 	t->reqs = calloc(t->nreqs, sizeof(*t->reqs));
 	if (!t->reqs) {
 		rc = -ENOMEM;
-		goto out_free;
+		goto out_close;
 	}
 	for (uint32_t i = 0; i < t->nreqs; i++) {
 		t->reqs[i].t = t;
 		t->reqs[i].next_free = t->free;
 		t->free = &t->reqs[i];
 	}
-	store_fill_opts(cfg, p->job, store_part_bytes(p->size_bytes), &o);
-	rc = st_open(&o, p->reactor, &t->st);
-	if (rc < 0)
-		goto out_free_reqs;
 	*out = t;
 	return 0;
-out_free_reqs:
-	free(t->reqs);
+out_close:
+	st_close(&t->st);
 out_free:
 	free(t);
 	return rc;
