@@ -107,6 +107,7 @@ struct rt_reactor {
 
 	pthread_t thread;
 	bool thread_started;
+	pthread_t issuer;	/* the thread that enabled the ring (SINGLE_ISSUER) */
 
 	struct rt_reactor_stats stats;
 };
@@ -494,6 +495,7 @@ rt__ring_enable(struct rt_reactor *r)
 	if (r->ring_enabled)
 		return;
 	r->ring_enabled = true;
+	r->issuer = pthread_self();
 	if (!(r->ring.flags & IORING_SETUP_R_DISABLED))
 		return;
 	/* liburing 2.3 declares io_uring_enable_rings() but does not export it. */
@@ -710,12 +712,29 @@ rt__iterate(struct rt_reactor *r, uint64_t max_wait_us)
 	return n;
 }
 
+/*
+ * A SINGLE_ISSUER ring belongs to the thread that first used it; any other
+ * thread's io_uring_enter fails with -EEXIST.
+ */
+static int
+rt__check_issuer(struct rt_reactor *r)
+{
+	if (r->mode != RT_RING_DEFER || !r->ring_enabled || pthread_equal(r->issuer, pthread_self()))
+		return 0;
+	rt_err_rl(RT_SS_REACTOR, "%s: run from a thread that does not own its ring", r->name);
+	return -EEXIST;
+}
+
 int
 rt_reactor_run_once(struct rt_reactor *r, uint64_t timeout_us)
 {
 	struct rt_reactor *prev = rt__current;
 	unsigned n;
+	int rc;
 
+	rc = rt__check_issuer(r);
+	if (rc < 0)
+		return rc;
 	rt__current = r;
 	rt__ring_enable(r);
 	n = rt__iterate(r, timeout_us);
@@ -731,7 +750,11 @@ rt_reactor_run(struct rt_reactor *r)
 {
 	struct rt_reactor *prev = rt__current;
 	uint64_t last_work_us;
+	int rc;
 
+	rc = rt__check_issuer(r);
+	if (rc < 0)
+		return rc;
 	rt__current = r;
 	rt__ring_enable(r);
 	last_work_us = rt_now_us();

@@ -458,6 +458,20 @@ stopper(void *arg)
 	return NULL;
 }
 
+struct other_run {
+	struct rt_reactor *r;
+	int *rc;
+};
+
+static void *
+run_once_other(void *arg)
+{
+	struct other_run *o = arg;
+
+	*o->rc = rt_reactor_run_once(o->r, 0);
+	return NULL;
+}
+
 START_TEST(test_run_in_caller_thread)
 {
 	struct rt_reactor *r = mk_reactor("t-caller", -1);
@@ -476,6 +490,15 @@ START_TEST(test_run_in_caller_thread)
 	ck_assert_int_eq(atomic_load(&c.bad), 0);
 	ck_assert_ptr_null(rt_reactor_current());
 	ck_assert_int_eq(rt_reactor_run_once(r, 0), 0);
+
+	/* A thread that does not own the ring is refused, not hung (SINGLE_ISSUER rings). */
+	if (!getenv("TESSERA_RING_MODE")) {
+		int rc = -1;
+
+		ck_assert_int_eq(pthread_create(&th, NULL, run_once_other, &(struct other_run){ r, &rc }), 0);
+		pthread_join(th, NULL);
+		ck_assert(rc == -EEXIST || rc >= 0);
+	}
 
 	/* rt_reactor_run returns after a stop from another thread (which must wake it). */
 	ck_assert_int_eq(pthread_create(&th, NULL, stopper, r), 0);
