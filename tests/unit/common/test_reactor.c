@@ -494,8 +494,9 @@ START_TEST(test_run_in_caller_thread)
 	/* A thread that does not own the ring is refused, not hung (SINGLE_ISSUER rings). */
 	if (!getenv("TESSERA_RING_MODE")) {
 		int rc = -1;
+		struct other_run o = { r, &rc };
 
-		ck_assert_int_eq(pthread_create(&th, NULL, run_once_other, &(struct other_run){ r, &rc }), 0);
+		ck_assert_int_eq(pthread_create(&th, NULL, run_once_other, &o), 0);
 		pthread_join(th, NULL);
 		ck_assert(rc == -EEXIST || rc >= 0);
 	}
