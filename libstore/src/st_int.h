@@ -22,9 +22,6 @@
 #define ST_OP_BIOS 8u
 #define ST_READ_CHUNK_BLKS 128u
 #define ST_CKPT_FLUSH_PAR 32u
-/* Checkpoint when redirect-on-write data referenced by the journal exceeds this
- * (bounds the data verified at replay). */
-#define ST_ROW_WINDOW_BYTES (256ull * 1024 * 1024)
 
 /* ---- index ---- */
 #define ST_NONE UINT32_MAX

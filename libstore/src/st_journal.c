@@ -136,8 +136,6 @@ st__journal_add(struct st_store *st, struct st_iop *op, uint32_t ent_bytes, uint
 		st__ckpt_request(st);
 		return NULL;
 	}
-	if (live > st->sb.journal_blks / 2 || st->row_blks_window * ST_BLK > ST_ROW_WINDOW_BYTES)
-		st__ckpt_request(st);
 	e = (struct st_jent *)(jb->buf + sizeof(struct st_jrec_hdr) + jb->ent_bytes);
 	memset(e, 0, ent_bytes);
 	e->len_bytes = ent_bytes;
@@ -154,6 +152,10 @@ st__journal_add(struct st_store *st, struct st_iop *op, uint32_t ent_bytes, uint
 		jb->head = op;
 	jb->tail = op;
 	st__journal_kick(st);
+	/* Request a checkpoint only now that the entry is in the record: the
+	 * checkpoint must not start before this operation completes. */
+	if (live > st->sb.journal_blks / 2)
+		st__ckpt_request(st);
 	return e;
 }
 

@@ -10,10 +10,13 @@
  *
  * Redirect-on-write entries point at data blocks that were written in
  * parallel with their record; a crash can leave the record durable and the
- * data not. Replay therefore checks the CRC of every such block and skips an
- * entry whose data does not match (that write had not completed, so it was
- * never acknowledged). The amount of such data in the journal is bounded by
- * ST_ROW_WINDOW_BYTES (a checkpoint is taken beyond it).
+ * data not. That can only happen to the last record: the next record is
+ * written only after the previous one completed, and a record completes only
+ * when the data of all its entries is durable. Replay therefore checks the
+ * CRC of the data blocks of the last record's RoW entries and skips an entry
+ * whose data does not match (that write had not completed, so it was never
+ * acknowledged). Earlier records are not checked: their blocks may since have
+ * been legitimately rewritten in place by a checkpoint that did not finish.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -77,8 +80,8 @@ st_load_ckpt(struct st_store *st)
 		return -RT_ECORRUPT;
 	}
 	best = rc[0] < 0 ? 1 : rc[1] < 0 ? 0 : (gen[0] > gen[1] ? 0 : 1);
-	/* The buffer holds the last slot read; reload the best one if needed. */
-	if (best == 0 && rc[1] == 0) {
+	/* The buffer holds the last slot read (slot B, valid or not). */
+	if (best == 0) {
 		int r = st_load_slot(st, 0, &gen[0]);
 		if (r < 0)
 			return r;
@@ -228,86 +231,138 @@ st_row_verify(struct st_store *st, const struct st_jent *e, uint8_t *scratch, bo
 	return 0;
 }
 
+/*
+ * Read and check the record at ring counter cnt with sequence seq into buf.
+ * Returns 1 (valid), 0 (not a valid record: the end of the journal) or <0.
+ */
+static int
+st_read_record(struct st_store *st, uint64_t cnt, uint64_t seq, uint8_t *buf)
+{
+	struct st_jrec_hdr *h = (struct st_jrec_hdr *)buf;
+	uint64_t live = cnt - st->jtail;
+	uint32_t crc, c, off = 0;
+	int rc;
+
+	rc = st_jread(st, cnt, buf, 1);
+	if (rc < 0)
+		return rc;
+	if (h->magic != ST_JREC_MAGIC || h->version != ST_FORMAT_VERSION ||
+	    memcmp(h->uuid, st->sb.uuid, 16) || h->gen != st->gen || h->seq != seq)
+		return 0;
+	if (h->hdr_blks == 0 || h->len_blks < h->hdr_blks ||
+	    (uint64_t)h->hdr_blks * ST_BLK > ST_JREC_HDR_MAX ||
+	    (uint64_t)(h->len_blks - h->hdr_blks) * ST_BLK > ST_JREC_DATA_MAX ||
+	    live + h->len_blks > st->sb.journal_blks ||
+	    sizeof(*h) + h->entries_bytes > (uint64_t)h->hdr_blks * ST_BLK)
+		return 0;
+	if (h->hdr_blks > 1) {
+		rc = st_jread(st, cnt + 1, buf + ST_BLK, h->hdr_blks - 1);
+		if (rc < 0)
+			return rc;
+	}
+	if (h->len_blks > h->hdr_blks) {
+		rc = st_jread(st, cnt + h->hdr_blks, buf + ST_JREC_HDR_MAX,
+			      h->len_blks - h->hdr_blks);
+		if (rc < 0)
+			return rc;
+	}
+	crc = h->crc;
+	h->crc = 0;
+	c = rt_crc32c(0, buf, (size_t)h->hdr_blks * ST_BLK);
+	c = rt_crc32c(c, buf + ST_JREC_HDR_MAX, (size_t)(h->len_blks - h->hdr_blks) * ST_BLK);
+	h->crc = crc;
+	if (c != crc)
+		return 0; /* torn: the end of the journal */
+	/* A record with a good CRC and a bad entry is corruption, not a tear. */
+	for (uint32_t i = 0; i < h->n_entries; i++) {
+		const struct st_jent *e = (const struct st_jent *)(buf + sizeof(*h) + off);
+		if (off + sizeof(*e) > h->entries_bytes)
+			return -RT_ECORRUPT;
+		rc = st_check_entry(st, e, h->entries_bytes - off, h);
+		if (rc < 0) {
+			rt_err(RT_SS_STORE, "journal record %llu: malformed entry %u",
+			       (unsigned long long)h->seq, i);
+			return rc;
+		}
+		off += e->len_bytes;
+	}
+	return 1;
+}
+
+/*
+ * Apply a record's entries. verify: check redirect-on-write data first (only
+ * for the last record, see the comment at the top of this file).
+ */
+static int
+st_apply_record(struct st_store *st, const uint8_t *buf, uint64_t cnt, bool verify,
+		uint8_t *scratch, uint64_t *n_skipped)
+{
+	const struct st_jrec_hdr *h = (const struct st_jrec_hdr *)buf;
+	uint32_t off = 0;
+
+	for (uint32_t i = 0; i < h->n_entries; i++) {
+		const struct st_jent *e = (const struct st_jent *)(buf + sizeof(*h) + off);
+		off += e->len_bytes;
+		if (e->type == 0)
+			continue;
+		if (verify && e->type == ST_JE_WRITE_ROW) {
+			bool ok;
+			int rc = st_row_verify(st, e, scratch, &ok);
+			if (rc < 0)
+				return rc;
+			if (!ok) {
+				(*n_skipped)++;
+				continue;
+			}
+		}
+		st__apply_entry(st, e, cnt, h->hdr_blks, NULL);
+	}
+	return 0;
+}
+
 static int
 st_replay(struct st_store *st, uint64_t *n_records, uint64_t *n_skipped)
 {
-	uint8_t *buf = st->jb[0].buf;
-	uint8_t *scratch = st->jb[1].buf;
-	struct st_jrec_hdr *h = (struct st_jrec_hdr *)buf;
-	int rc;
+	uint8_t *bufs[2] = {st->jb[0].buf, st->jb[1].buf};
+	uint8_t *scratch;
+	uint64_t prev_cnt = 0;
+	int cur = 0, rc = 0;
+	bool have_prev = false;
 
 	*n_records = *n_skipped = 0;
+	scratch = aligned_alloc(ST_BLK, ST_JREC_DATA_MAX);
+	if (!scratch)
+		return -ENOMEM;
+	/*
+	 * Apply each record once the next one has been found valid: only the
+	 * last valid record can have redirect-on-write data that never became
+	 * durable, because a record is written only after the previous one
+	 * completed, and a record completes only once its data is durable.
+	 */
 	for (uint64_t guard = 0; guard < st->sb.journal_blks; guard++) {
-		uint64_t live = st->jhead - st->jtail;
-		uint32_t crc;
-
-		rc = st_jread(st, st->jhead, buf, 1);
+		rc = st_read_record(st, st->jhead, st->next_seq, bufs[cur]);
 		if (rc < 0)
-			return rc;
-		if (h->magic != ST_JREC_MAGIC || h->version != ST_FORMAT_VERSION ||
-		    memcmp(h->uuid, st->sb.uuid, 16) || h->gen != st->gen || h->seq != st->next_seq)
+			goto out;
+		if (rc == 0)
 			break;
-		if (h->hdr_blks == 0 || h->len_blks < h->hdr_blks ||
-		    (uint64_t)h->hdr_blks * ST_BLK > ST_JREC_HDR_MAX ||
-		    (uint64_t)(h->len_blks - h->hdr_blks) * ST_BLK > ST_JREC_DATA_MAX ||
-		    live + h->len_blks > st->sb.journal_blks ||
-		    sizeof(*h) + h->entries_bytes > (uint64_t)h->hdr_blks * ST_BLK)
-			break;
-		if (h->hdr_blks > 1) {
-			rc = st_jread(st, st->jhead + 1, buf + ST_BLK, h->hdr_blks - 1);
+		if (have_prev) {
+			rc = st_apply_record(st, bufs[cur ^ 1], prev_cnt, false, scratch, n_skipped);
 			if (rc < 0)
-				return rc;
+				goto out;
 		}
-		if (h->len_blks > h->hdr_blks) {
-			rc = st_jread(st, st->jhead + h->hdr_blks, buf + ST_JREC_HDR_MAX,
-				      h->len_blks - h->hdr_blks);
-			if (rc < 0)
-				return rc;
-		}
-		crc = h->crc;
-		h->crc = 0;
-		uint32_t c = rt_crc32c(0, buf, (size_t)h->hdr_blks * ST_BLK);
-		c = rt_crc32c(c, buf + ST_JREC_HDR_MAX, (size_t)(h->len_blks - h->hdr_blks) * ST_BLK);
-		h->crc = crc;
-		if (c != crc)
-			break; /* torn: the end of the journal */
-		/* Validate every entry before applying any. */
-		uint32_t off = 0;
-		for (uint32_t i = 0; i < h->n_entries; i++) {
-			const struct st_jent *e = (const struct st_jent *)(buf + sizeof(*h) + off);
-			if (off + sizeof(*e) > h->entries_bytes)
-				return -RT_ECORRUPT;
-			rc = st_check_entry(st, e, h->entries_bytes - off, h);
-			if (rc < 0) {
-				rt_err(RT_SS_STORE, "journal record %llu: malformed entry %u",
-				       (unsigned long long)h->seq, i);
-				return rc;
-			}
-			off += e->len_bytes;
-		}
-		off = 0;
-		for (uint32_t i = 0; i < h->n_entries; i++) {
-			const struct st_jent *e = (const struct st_jent *)(buf + sizeof(*h) + off);
-			off += e->len_bytes;
-			if (e->type == 0)
-				continue;
-			if (e->type == ST_JE_WRITE_ROW) {
-				bool ok;
-				rc = st_row_verify(st, e, scratch, &ok);
-				if (rc < 0)
-					return rc;
-				if (!ok) {
-					(*n_skipped)++;
-					continue;
-				}
-			}
-			st__apply_entry(st, e, st->jhead, h->hdr_blks, NULL);
-		}
-		st->jhead += h->len_blks;
+		have_prev = true;
+		prev_cnt = st->jhead;
+		st->jhead += ((struct st_jrec_hdr *)bufs[cur])->len_blks;
 		st->next_seq++;
 		(*n_records)++;
+		cur ^= 1;
 	}
-	return 0;
+	rc = 0;
+	if (have_prev)
+		rc = st_apply_record(st, bufs[cur ^ 1], prev_cnt, true, scratch, n_skipped);
+out:
+	free(scratch);
+	return rc;
 }
 
 int
