@@ -1,23 +1,28 @@
 #!/usr/bin/env bash
 # libstore vs fio, on one file, in one run (docs/perf.md, "## libstore").
 #
-# On a single file this runs, with fio (io_uring, O_DIRECT), with
-# tessera-bench --file (the same raw I/O through tessera-bench's own engine:
-# shows the harness costs nothing) and with tessera-bench --store (libstore,
-# formatted on that same file):
+# One file holds a libstore store (formatted by tessera-bench --store at
+# offset 0) followed by a raw region of the same size. Three tests
 #   1. 4 KiB random write, QD1   (durable: fio --sync=dsync = RWF_DSYNC/FUA per
-#                                 write, libstore --durability fua, its default)
+#                                 write; libstore --durability fua, its default)
 #   2. 4 KiB random read, QD32
 #   3. 128 KiB sequential write, QD4 (durable, as 1.)
-# and prints p50 latency, IOPS, bandwidth, CPU us per I/O and the ratios
-# against fio, with the targets: randwrite QD1 p50 <= 1.3x fio, randread QD32
+# run with fio (io_uring, O_DIRECT) and tessera-bench --file (the same raw I/O
+# through tessera-bench's own engine: shows what the harness costs) on the raw
+# region, and with tessera-bench --store on the store. This box's disk speed
+# drifts by up to 2x within a minute, so the engines alternate test by test,
+# for several rounds, and the table shows the median of the rounds.
+# Prints p50 latency, IOPS, bandwidth, CPU us per I/O and the store/fio
+# ratios against the targets: randwrite QD1 p50 <= 1.3x fio, randread QD32
 # IOPS >= 80% of fio, 128K seq write bandwidth >= 80% of fio.
 #
 # Usage: scripts/bench-store-vs-fio.sh [-b TESSERA_BENCH] [-d DIR] [-s SIZE] [-t SECONDS]
+#                                      [-r ROUNDS] [-D fua|none]
 #   -b  tessera-bench binary (default: build/bin/tessera-bench of this tree)
 #   -d  directory for the test file (default: a new temp dir under $TMPDIR or /var/tmp)
-#   -s  working set, fio size units (default 1G)
-#   -t  seconds per test (default 8; 9 tests: about 1.5 min plus prefill)
+#   -s  working set, with a K/M/G suffix (default 1G)
+#   -t  seconds per test run (default 2)
+#   -r  rounds (default 5: 45 runs, about 2 min with the prefill)
 #   -D  durability: fua (default; fio --sync=dsync) or none (fio without sync)
 # Needs fio and jq.
 set -euo pipefail
@@ -26,16 +31,18 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 BENCH=$here/build/bin/tessera-bench
 DIR=
 SIZE=1G
-RT=8
+RT=2
+ROUNDS=5
 DUR=fua
-while getopts "b:d:s:t:D:h" o; do
+while getopts "b:d:s:t:r:D:h" o; do
 	case $o in
 	b) BENCH=$OPTARG ;;
 	d) DIR=$OPTARG ;;
 	s) SIZE=$OPTARG ;;
 	t) RT=$OPTARG ;;
+	r) ROUNDS=$OPTARG ;;
 	D) DUR=$OPTARG ;;
-	*) sed -n '2,22p' "$0"; exit 2 ;;
+	*) sed -n '2,29p' "$0"; exit 2 ;;
 	esac
 done
 for tool in fio jq; do
@@ -43,8 +50,8 @@ for tool in fio jq; do
 done
 [[ -x $BENCH ]] || { echo "bench-store-vs-fio: no tessera-bench at $BENCH (use -b)" >&2; exit 2; }
 case $DUR in
-fua) FIO_SYNC=(--sync=dsync) ;;
-none) FIO_SYNC=() ;;
+fua) FIO_SYNC=(--sync=dsync); FILE_DUR=dsync ;;
+none) FIO_SYNC=(); FILE_DUR=none ;;
 *) echo "bench-store-vs-fio: -D fua|none" >&2; exit 2 ;;
 esac
 
@@ -65,88 +72,110 @@ trap cleanup EXIT
 size_bytes=$(numfmt --from=iec "$SIZE")
 say() { echo "bench-store-vs-fio: $*" >&2; }
 
-# ---- fio -------------------------------------------------------------------
-fio_common=(--name=t --filename="$F" --size="$SIZE" --ioengine=io_uring --direct=1
-	--numjobs=1 --group_reporting --output-format=json)
-run_fio() { # name, extra args...
-	local name=$1
-	shift
-	say "fio $name"
-	fio "${fio_common[@]}" "$@" >"$OUT/fio-$name.json"
+# ---- the file: store at 0, raw region after it ------------------------------
+say "formatting a store for a $SIZE working set on $F and filling it"
+"$BENCH" --store "$F" --size "$size_bytes" --durability "$DUR" --rw write --bs 1M \
+	--iodepth 4 --ios $((size_bytes / 1048576)) --json --quiet >"$OUT/store-prefill.json" \
+	2>"$OUT/store-prefill.log" || { cat "$OUT/store-prefill.log" >&2; exit 1; }
+RAW_OFF=$(stat -c %s "$F")
+RAW_OFF=$(((RAW_OFF + 1048575) / 1048576 * 1048576))
+say "raw region at offset $RAW_OFF: filling it with fio"
+# Size the file first: fio lays out (rewrites from 0) a file that is too small.
+fallocate -l $((RAW_OFF + size_bytes)) "$F"
+fio_common=(--name=t --filename="$F" --offset="$RAW_OFF" --size="$size_bytes"
+	--ioengine=io_uring --direct=1 --numjobs=1 --output-format=json)
+# Written once, so that reads hit real blocks (not unwritten extents).
+fio "${fio_common[@]}" --rw=write --bs=1M --iodepth=4 >"$OUT/fio-prefill.json"
+
+tests=(randwrite randread seqwrite)
+declare -A fio_args=(
+	[randwrite]="--rw=randwrite --bs=4k --iodepth=1 ${FIO_SYNC[*]}"
+	[randread]="--rw=randread --bs=4k --iodepth=32"
+	[seqwrite]="--rw=write --bs=128k --iodepth=4 ${FIO_SYNC[*]}"
+)
+declare -A tb_args=(
+	[randwrite]="--rw randwrite --bs 4k --iodepth 1"
+	[randread]="--rw randread --bs 4k --iodepth 32"
+	[seqwrite]="--rw write --bs 128k --iodepth 4"
+)
+declare -A dir=([randwrite]=write [randread]=read [seqwrite]=write)
+
+for ((r = 1; r <= ROUNDS; r++)); do
+	for t in "${tests[@]}"; do
+		say "round $r/$ROUNDS: $t: fio, tessera-bench --file, tessera-bench --store"
+		# shellcheck disable=SC2086
+		fio "${fio_common[@]}" ${fio_args[$t]} --runtime="$RT" --time_based \
+			>"$OUT/fio-$t-$r.json"
+		# shellcheck disable=SC2086
+		"$BENCH" --file "$F" --offset "$RAW_OFF" --size "$size_bytes" ${tb_args[$t]} \
+			--runtime "$RT" --durability "$FILE_DUR" --json --quiet >"$OUT/file-$t-$r.json"
+		# shellcheck disable=SC2086
+		"$BENCH" --store "$F" --size "$size_bytes" ${tb_args[$t]} --runtime "$RT" \
+			--durability "$DUR" --json --quiet >"$OUT/store-$t-$r.json" \
+			2>>"$OUT/store.log"
+	done
+done
+
+# ---- table: medians over the rounds -------------------------------------------
+# Each engine's rows as "p50_us iops bw_mbps cpu_us_per_io" per round.
+norm_fio() { # test
+	jq -r --arg d "${dir[$1]}" '.jobs[0] as $j | $j[$d] as $x |
+		"\($x.clat_ns.percentile["50.000000"] / 1000) \($x.iops) \($x.bw_bytes / 1e6) \(
+		($j.usr_cpu + $j.sys_cpu) / 100 * $j.job_runtime * 1000 / $x.total_ios)"' \
+		"$OUT"/fio-"$1"-*.json
 }
-# fio results as: p50_us iops bw_mbps cpu_us_per_io
-fio_row() { # name, rw key (read|write)
-	jq -r --arg d "$2" '.jobs[0] as $j | $j[$d] as $x |
-		($x.clat_ns.percentile["50.000000"] / 1000) as $p50 |
-		(($j.usr_cpu + $j.sys_cpu) / 100 * $j.job_runtime * 1000 / ($x.total_ios)) as $cpu |
-		"\($p50) \($x.iops) \($x.bw_bytes / 1e6) \($cpu)"' "$OUT/fio-$1.json"
+norm_tb() { # kind, test
+	jq -r '"\(.lat_us.p50) \(.iops) \(.bw_mbps) \(.cpu_us_per_io)"' "$OUT/$1-$2"-*.json
 }
-
-# ---- tessera-bench ---------------------------------------------------------
-run_tb() { # kind (file|store), name, extra args...
-	local kind=$1 name=$2
-	shift 2
-	say "tessera-bench --$kind $name"
-	"$BENCH" --"$kind" "$F" --size "$size_bytes" --json --quiet "$@" >"$OUT/$kind-$name.json"
-}
-tb_row() { # kind, name
-	jq -r '"\(.lat_us.p50) \(.iops) \(.bw_mbps) \(.cpu_us_per_io)"' "$OUT/$1-$2.json"
-}
-
-say "file $F, working set $SIZE, ${RT}s per test, durability $DUR"
-# Lay the file out once (fio reads of unwritten extents would never touch the disk).
-run_fio prefill --rw=write --bs=1M --iodepth=4
-run_fio randwrite --rw=randwrite --bs=4k --iodepth=1 --runtime="$RT" --time_based "${FIO_SYNC[@]}"
-run_fio randread --rw=randread --bs=4k --iodepth=32 --runtime="$RT" --time_based
-run_fio seqwrite --rw=write --bs=128k --iodepth=4 --runtime="$RT" --time_based "${FIO_SYNC[@]}"
-
-file_dur=none
-[[ $DUR == fua ]] && file_dur=dsync
-run_tb file randwrite --rw randwrite --bs 4k --iodepth 1 --runtime "$RT" --durability $file_dur
-run_tb file randread --rw randread --bs 4k --iodepth 32 --runtime "$RT"
-run_tb file seqwrite --rw write --bs 128k --iodepth 4 --runtime "$RT" --durability $file_dur
-
-# Format libstore on the same file; fill the working set so reads hit real blocks.
-say "tessera-bench --store: format + prefill"
-"$BENCH" --store "$F" --format --size "$size_bytes" --durability "$DUR" --rw write --bs 1M \
-	--iodepth 4 --ios $((size_bytes / 1048576)) --json --quiet >"$OUT/store-prefill.json"
-run_tb store randwrite --rw randwrite --bs 4k --iodepth 1 --runtime "$RT" --durability "$DUR"
-run_tb store randread --rw randread --bs 4k --iodepth 32 --runtime "$RT" --durability "$DUR"
-run_tb store seqwrite --rw write --bs 128k --iodepth 4 --runtime "$RT" --durability "$DUR"
-
-# ---- table -----------------------------------------------------------------
 {
-	echo "test fio $(fio_row randwrite write) file $(tb_row file randwrite) store $(tb_row store randwrite)"
-	echo "test fio $(fio_row randread read) file $(tb_row file randread) store $(tb_row store randread)"
-	echo "test fio $(fio_row seqwrite write) file $(tb_row file seqwrite) store $(tb_row store seqwrite)"
+	for t in "${tests[@]}"; do
+		norm_fio "$t" | sed "s/^/$t fio /"
+		norm_tb file "$t" | sed "s/^/$t file /"
+		norm_tb store "$t" | sed "s/^/$t store /"
+	done
 } >"$OUT/rows"
+
 echo
-echo "libstore vs fio: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, $(uname -r), file on $(df -T "$DIR" | awk 'NR==2{print $2" ("$1")"}'), working set $SIZE, ${RT}s per test, durability $DUR"
-awk -v names="4K-randwrite-QD1 4K-randread-QD32 128K-seqwrite-QD4" '
-BEGIN {
-	split(names, nm, " ")
-	printf "%-19s %-22s %10s %10s %10s %9s\n", "test", "engine", "p50 us", "IOPS", "MB/s", "CPU us/IO"
+echo "libstore vs fio: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, kernel $(uname -r), file on $(df -T "$DIR" | awk 'NR==2{print $2" ("$1")"}'), working set $SIZE, $ROUNDS rounds of ${RT}s per engine and test (medians), durability $DUR"
+awk '
+function median(key, n,   i, j, t, a) {
+	for (i = 1; i <= n; i++) a[i] = val[key, i]
+	for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 }
 {
-	n++
-	for (k = 0; k < 3; k++) {
-		eng = $(2 + 5 * k); p50 = $(3 + 5 * k); iops = $(4 + 5 * k); bw = $(5 + 5 * k); cpu = $(6 + 5 * k)
-		label = eng == "fio" ? "fio io_uring" : eng == "file" ? "tessera-bench --file" : "tessera-bench --store"
-		printf "%-19s %-22s %10.1f %10.0f %10.1f %9.1f\n", (k ? "" : nm[n]), label, p50, iops, bw, cpu
-		v[n, eng, "p50"] = p50; v[n, eng, "iops"] = iops; v[n, eng, "bw"] = bw; v[n, eng, "cpu"] = cpu
-	}
+	k = $1 SUBSEP $2
+	cnt[k]++
+	for (m = 1; m <= 4; m++) val[k SUBSEP m, cnt[k]] = $(m + 2)
+	if (!(k in seen)) { seen[k] = 1; order[++no] = k }
 }
 END {
-	r1 = v[1, "store", "p50"] / v[1, "fio", "p50"]
-	r2 = v[2, "store", "iops"] / v[2, "fio", "iops"]
-	r3 = v[3, "store", "bw"] / v[3, "fio", "bw"]
+	printf "%-18s %-22s %9s %9s %9s %10s\n", "test", "engine", "p50 us", "IOPS", "MB/s", "CPU us/IO"
+	for (o = 1; o <= no; o++) {
+		split(order[o], p, SUBSEP)
+		for (m = 1; m <= 4; m++) med[p[1], p[2], m] = median(order[o] SUBSEP m, cnt[order[o]])
+		name = p[1] == "randwrite" ? "4K randwrite QD1" : p[1] == "randread" ? "4K randread QD32" : "128K seqwrite QD4"
+		label = p[2] == "fio" ? "fio io_uring" : "tessera-bench --" p[2]
+		printf "%-18s %-22s %9.1f %9.0f %9.1f %10.1f\n", (p[2] == "fio" ? name : ""), label,
+			med[p[1], p[2], 1], med[p[1], p[2], 2], med[p[1], p[2], 3], med[p[1], p[2], 4]
+	}
+	r1 = med["randwrite", "store", 1] / med["randwrite", "fio", 1]
+	r2 = med["randread", "store", 2] / med["randread", "fio", 2]
+	r3 = med["seqwrite", "store", 3] / med["seqwrite", "fio", 3]
 	print ""
-	printf "store/fio: randwrite QD1 p50 %.2fx (target <= 1.30x) %s\n", r1, (r1 <= 1.3 ? "MET" : "MISSED")
-	printf "store/fio: randread QD32 IOPS %.0f%% (target >= 80%%) %s\n", r2 * 100, (r2 >= 0.8 ? "MET" : "MISSED")
-	printf "store/fio: 128K seq write bw %.0f%% (target >= 80%%) %s\n", r3 * 100, (r3 >= 0.8 ? "MET" : "MISSED")
-	printf "harness check (tessera-bench --file / fio): p50 %.2fx, IOPS %.0f%%, bw %.0f%%\n",
-		v[1, "file", "p50"] / v[1, "fio", "p50"], 100 * v[2, "file", "iops"] / v[2, "fio", "iops"],
-		100 * v[3, "file", "bw"] / v[3, "fio", "bw"]
+	printf "store/fio: randwrite QD1 p50 %.2fx (target <= 1.30x): %s\n", r1, (r1 <= 1.3 ? "MET" : "MISSED")
+	printf "store/fio: randread QD32 IOPS %.0f%% (target >= 80%%): %s\n", r2 * 100, (r2 >= 0.8 ? "MET" : "MISSED")
+	printf "store/fio: 128K seq write bandwidth %.0f%% (target >= 80%%): %s\n", r3 * 100, (r3 >= 0.8 ? "MET" : "MISSED")
+	printf "harness (tessera-bench --file / fio): randwrite p50 %.2fx, randread IOPS %.0f%%, seqwrite bw %.0f%%\n",
+		med["randwrite", "file", 1] / med["randwrite", "fio", 1],
+		100 * med["randread", "file", 2] / med["randread", "fio", 2],
+		100 * med["seqwrite", "file", 3] / med["seqwrite", "fio", 3]
 }' "$OUT/rows"
 echo
-echo "libstore counters (last store test): $(jq -r .target_info "$OUT/store-seqwrite.json")"
+echo "per round (p50 us / IOPS):"
+for t in "${tests[@]}"; do
+	for e in fio file store; do
+		printf "  %-9s %-5s %s\n" "$t" "$e" "$(awk -v t="$t" -v e="$e" '$1 == t && $2 == e { printf "%.1f/%.0f  ", $3, $4 }' "$OUT/rows")"
+	done
+done
+echo "libstore counters (last store run): $(jq -r .target_info "$OUT/store-seqwrite-$ROUNDS.json")"

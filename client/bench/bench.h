@@ -45,6 +45,7 @@ struct bench_cfg {
 	const char *runtime;
 	int64_t ios;
 	uint64_t size;
+	uint64_t offset;
 	bool verify;
 	bool format;
 	const char *durability;

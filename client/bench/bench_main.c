@@ -64,6 +64,10 @@ static const struct rt_conf_opt bench_opts[] = {
 	  "working set in bytes (split between jobs); creates the target at this size "
 	  "if missing; default: the target's size",
 	  NULL, NULL },
+	{ "offset", 0, RT_CONF_SIZE, OPT(offset), "0", 0, 0, false,
+	  "where the target starts in PATH (file: the first byte used; store: the first "
+	  "partition), 1 MiB aligned",
+	  NULL, NULL },
 	{ "verify", 0, RT_CONF_BOOL, OPT(verify), "false", 0, 0, false,
 	  "write self-describing blocks (offset, generation, CRC32C), check every read, "
 	  "read everything back at the end",
@@ -180,6 +184,10 @@ bench_check_cfg(struct bench_cfg *cfg)
 	}
 	if (cfg->bs_max && cfg->bs_max < cfg->bs) {
 		fprintf(stderr, "tessera-bench: --bs-max must be >= --bs\n");
+		return -EINVAL;
+	}
+	if (cfg->offset % (1u << 20)) {
+		fprintf(stderr, "tessera-bench: --offset must be a multiple of 1 MiB\n");
 		return -EINVAL;
 	}
 	if (cfg->atomic_size % BENCH_BLOCK) {

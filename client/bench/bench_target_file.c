@@ -17,6 +17,7 @@
 
 struct bench_target {
 	struct rt_reactor *r;
+	uint64_t offset;      /* --offset: added to every I/O */
 	int fd;
 	int rw_flags;
 	unsigned inflight;
@@ -56,12 +57,12 @@ file_prepare(const struct bench_cfg *cfg, uint64_t *total_bytes, bool *created)
 	}
 	*created = false;
 	if (stat(cfg->file, &sb) == 0) {
-		if (S_ISREG(sb.st_mode) && *total_bytes == 0)
-			*total_bytes = (uint64_t)sb.st_size / 4096 * 4096;
-		if (S_ISREG(sb.st_mode) && (uint64_t)sb.st_size < *total_bytes) {
-			fprintf(stderr, "tessera-bench: %s: %llu bytes, smaller than --size %llu\n",
-				cfg->file, (unsigned long long)sb.st_size,
-				(unsigned long long)*total_bytes);
+		if (S_ISREG(sb.st_mode) && *total_bytes == 0 && (uint64_t)sb.st_size > cfg->offset)
+			*total_bytes = ((uint64_t)sb.st_size - cfg->offset) / 4096 * 4096;
+		if (S_ISREG(sb.st_mode) && (uint64_t)sb.st_size < cfg->offset + *total_bytes) {
+			fprintf(stderr, "tessera-bench: %s: %llu bytes, smaller than --offset + "
+					"--size %llu\n", cfg->file, (unsigned long long)sb.st_size,
+				(unsigned long long)(cfg->offset + *total_bytes));
 			return -EINVAL;
 		}
 		return 0;
@@ -82,7 +83,7 @@ file_prepare(const struct bench_cfg *cfg, uint64_t *total_bytes, bool *created)
 		fprintf(stderr, "tessera-bench: cannot create %s: %s\n", cfg->file, strerror(errno));
 		return rc;
 	}
-	rc = posix_fallocate(fd, 0, (off_t)*total_bytes);
+	rc = posix_fallocate(fd, 0, (off_t)(cfg->offset + *total_bytes));
 	if (rc == 0 && fsync(fd) < 0)
 		rc = errno;
 	close(fd);
@@ -104,6 +105,7 @@ file_open(const struct bench_target_params *p, struct bench_target **out)
 	if (!t)
 		return -ENOMEM;
 	t->r = p->reactor;
+	t->offset = p->cfg->offset;
 	rc = file_durability(p->cfg->durability, &t->rw_flags);
 	if (rc < 0)
 		goto out_free;
@@ -142,10 +144,10 @@ file_submit(struct bench_target *t, struct bench_io *io)
 	fio->t = t;
 	fio->io = io;
 	if (io->write) {
-		io_uring_prep_write(sqe, t->fd, io->buf, io->len_bytes, io->offset_bytes);
+		io_uring_prep_write(sqe, t->fd, io->buf, io->len_bytes, t->offset + io->offset_bytes);
 		sqe->rw_flags = t->rw_flags;
 	} else {
-		io_uring_prep_read(sqe, t->fd, io->buf, io->len_bytes, io->offset_bytes);
+		io_uring_prep_read(sqe, t->fd, io->buf, io->len_bytes, t->offset + io->offset_bytes);
 	}
 	rt_io_set(sqe, &fio->rtio);
 	t->inflight++;

@@ -109,7 +109,7 @@ store_fill_opts(const struct bench_cfg *cfg, unsigned job, uint64_t part, struct
 {
 	st_opts_init(o);
 	o->path = cfg->store;
-	o->offset_bytes = job * part;
+	o->offset_bytes = cfg->offset + job * part;
 	o->length_bytes = part;
 	o->max_object_bytes = (uint32_t)cfg->object_size;
 	store_durability(cfg->durability, &o->durability);
@@ -148,7 +148,9 @@ store_prepare(const struct bench_cfg *cfg, uint64_t *total_bytes, bool *created)
 				cfg->store, exists ? "" : " to create the store");
 			return -EINVAL;
 		}
-		per_job = store_per_job_from_part((uint64_t)sb.st_size / njobs, cfg->object_size);
+		per_job = sb.st_size > (off_t)cfg->offset ?
+				  store_per_job_from_part(((uint64_t)sb.st_size - cfg->offset) / njobs,
+							  cfg->object_size) : 0;
 		*total_bytes = per_job * njobs;
 		if (*total_bytes == 0) {
 			fprintf(stderr, "tessera-bench: %s: cannot tell its working set from its "
@@ -163,7 +165,7 @@ store_prepare(const struct bench_cfg *cfg, uint64_t *total_bytes, bool *created)
 		return -EINVAL;
 	}
 	part = store_part_bytes(per_job);
-	file_bytes = part * njobs;
+	file_bytes = cfg->offset + part * njobs;
 	if (exists && !cfg->format) {
 		if (S_ISREG(sb.st_mode) && (uint64_t)sb.st_size < file_bytes) {
 			fprintf(stderr, "tessera-bench: %s: %llu bytes, but --size %" PRIu64
