@@ -1,0 +1,494 @@
+/*
+ * osdctl: the Tessera cluster CLI.
+ *
+ *   osdctl [-m ADDR[,ADDR...]] [--format plain|json] COMMAND [ARGS] [OPTIONS]
+ *
+ * Monitors come from -m, else $TESSERA_MON, else `mon = ...` in the file
+ * given by --config (or $TESSERA_CONF). Every command is an AdminCommand to
+ * the leader monitor, which answers with both JSON and text; osdctl prints
+ * one of them. Exit codes: 0 success, 1 the cluster refused the request,
+ * 2 usage error, 3 no monitor reachable.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common.pb-c.h"
+#include "mon.pb-c.h"
+#include "osdctl.h"
+#include "rt_conf.h"
+#include "rt_err.h"
+
+enum { FMT_PLAIN, FMT_JSON };
+
+struct osdctl_conf {
+	const char *mon;
+	int format;
+	uint64_t timeout_us;
+	int64_t size;
+	int64_t min_size;
+	int64_t pg_count;
+	bool really;
+	int64_t epoch;
+	const char *uuid;
+	const char *host;
+	const char *failure_domain;
+	const char *reactors;
+	int64_t heartbeats;
+	uint64_t interval_us;
+	int64_t want_id;
+};
+
+static const char *const formats[] = { "plain", "json", NULL };
+
+static const struct rt_conf_opt opts[] = {
+	{ "mon", 'm', RT_CONF_STR, offsetof(struct osdctl_conf, mon), NULL, 0, 0, false,
+	  "monitor addresses HOST:PORT[,HOST:PORT...] (default: $TESSERA_MON)", NULL, "ADDRS" },
+	{ "format", 'f', RT_CONF_ENUM, offsetof(struct osdctl_conf, format), "plain", 0, 0, false,
+	  "output format", formats, NULL },
+	{ "timeout", 't', RT_CONF_DURATION, offsetof(struct osdctl_conf, timeout_us), "10s", 1000,
+	  3600000000LL, false, "give up when no monitor answers within this time", NULL, NULL },
+	{ "size", 0, RT_CONF_INT, offsetof(struct osdctl_conf, size), "3", 1, 8, false,
+	  "pool create: replica count", NULL, "N" },
+	{ "min-size", 0, RT_CONF_INT, offsetof(struct osdctl_conf, min_size), "0", 0, 8, false,
+	  "pool create: replicas needed to serve I/O (default: size - size/2)", NULL, "N" },
+	{ "pg-count", 0, RT_CONF_INT, offsetof(struct osdctl_conf, pg_count), "64", 1, 65536,
+	  false, "pool create: number of placement groups", NULL, "N" },
+	{ "yes-i-really-mean-it", 0, RT_CONF_BOOL, offsetof(struct osdctl_conf, really), NULL, 0,
+	  0, false, "pool rm: confirm the removal", NULL, NULL },
+	{ "epoch", 'e', RT_CONF_INT, offsetof(struct osdctl_conf, epoch), "0", 0, INT64_MAX,
+	  false, "map: the epoch to show (0: latest)", NULL, "N" },
+	{ "uuid", 0, RT_CONF_STR, offsetof(struct osdctl_conf, uuid), NULL, 0, 0, false,
+	  "debug fake-osd: the OSD uuid", NULL, "UUID" },
+	{ "host", 0, RT_CONF_STR, offsetof(struct osdctl_conf, host), "localhost", 0, 0, false,
+	  "debug fake-osd: host name", NULL, "NAME" },
+	{ "failure-domain", 0, RT_CONF_STR, offsetof(struct osdctl_conf, failure_domain), NULL, 0,
+	  0, false, "debug fake-osd: failure domain (default: host)", NULL, "NAME" },
+	{ "reactors", 0, RT_CONF_STR, offsetof(struct osdctl_conf, reactors), "127.0.0.1:1", 0, 0,
+	  false, "debug fake-osd: reactor addresses HOST:PORT,...", NULL, "ADDRS" },
+	{ "heartbeats", 0, RT_CONF_INT, offsetof(struct osdctl_conf, heartbeats), "3", 0, 1000000,
+	  false, "debug fake-osd: heartbeats to send before going silent", NULL, "N" },
+	{ "interval", 0, RT_CONF_DURATION, offsetof(struct osdctl_conf, interval_us), "200ms",
+	  1000, 60000000, false, "debug fake-osd: heartbeat interval", NULL, NULL },
+	{ "want-id", 0, RT_CONF_INT, offsetof(struct osdctl_conf, want_id), "0", 0, 1000000, false,
+	  "debug fake-osd: id kept from an earlier boot", NULL, "N" },
+};
+
+static const struct rt_conf_table table = {
+	.prog = "osdctl",
+	.synopsis = "[-m ADDRS] [--format plain|json] COMMAND [ARGS] [OPTIONS]",
+	.description = "Manage a Tessera cluster through its monitors. Run "
+		       "`osdctl COMMAND --help` for one command.",
+	.opts = opts,
+	.n_opts = sizeof(opts) / sizeof(opts[0]),
+};
+
+enum cmd_kind { K_QUERY, K_CHANGE, K_FAKE_OSD };
+
+struct osdctl_cmd {
+	const char *words;   /* "pool create" */
+	const char *args;    /* positional argument names, space separated ("name") */
+	const char *usage;   /* positional part of the usage line */
+	enum cmd_kind kind;
+	const char *help;
+	bool hidden;
+};
+
+static const struct osdctl_cmd cmds[] = {
+	{ "status", "", "", K_QUERY, "cluster summary: health, monitors, OSDs, PGs", false },
+	{ "health", "", "", K_QUERY, "HEALTH_OK / HEALTH_WARN / HEALTH_ERR with reasons", false },
+	{ "mon ls", "", "", K_QUERY, "list monitors, the leader and the quorum", false },
+	{ "osd ls", "", "", K_QUERY, "list OSDs with state, weight and addresses", false },
+	{ "osd tree", "", "", K_QUERY, "OSDs grouped by failure domain", false },
+	{ "osd out", "id", "ID", K_CHANGE, "mark an OSD out: its PGs move elsewhere", false },
+	{ "osd in", "id", "ID", K_CHANGE, "mark an OSD in again", false },
+	{ "osd down", "id", "ID", K_CHANGE, "mark an OSD down (it boots again if alive)", false },
+	{ "osd rm", "id", "ID", K_CHANGE, "remove a down OSD from the map", false },
+	{ "osd reweight", "id weight", "ID WEIGHT", K_CHANGE, "change an OSD's weight", false },
+	{ "pool create", "name", "NAME", K_CHANGE,
+	  "create a pool (--size N --min-size M --pg-count P)", false },
+	{ "pool ls", "", "", K_QUERY, "list pools", false },
+	{ "pool set", "name key value", "NAME KEY VALUE", K_CHANGE,
+	  "set a pool property: size, min_size or name", false },
+	{ "pool rm", "name", "NAME", K_CHANGE, "remove a pool (needs --yes-i-really-mean-it)", false },
+	{ "pg ls", "pool", "[POOL]", K_QUERY, "list PGs with acting sets and states", false },
+	{ "pg map", "pgid", "PGID", K_QUERY, "show one PG (PGID = POOL.SEED, seed in hex)", false },
+	{ "map", "", "", K_QUERY, "dump the cluster map (--epoch N for an older one)", false },
+	{ "debug fake-osd", "", "", K_FAKE_OSD,
+	  "test helper: boot an OSD (--uuid), send --heartbeats N every --interval, go silent",
+	  true },
+};
+
+static void
+usage_all(FILE *f)
+{
+	rt_conf_usage(&table, f);
+	fprintf(f, "\nCommands:\n");
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		char line[64];
+
+		if (cmds[i].hidden)
+			continue;
+		snprintf(line, sizeof(line), "%s %s", cmds[i].words, cmds[i].usage);
+		fprintf(f, "  %-28s %s\n", line, cmds[i].help);
+	}
+	fprintf(f, "\nExit status: 0 ok, 1 request refused, 2 usage error, 3 no monitor "
+		   "reachable.\n");
+}
+
+static void
+usage_cmd(const struct osdctl_cmd *c, FILE *f)
+{
+	fprintf(f, "Usage: osdctl [-m ADDRS] [--format plain|json] %s %s\n\n%s.\n", c->words,
+		c->usage, c->help);
+	if (strcmp(c->words, "pool create") == 0)
+		fprintf(f, "\n  --size N        replica count (default 3)\n"
+			   "  --min-size M    replicas needed for I/O (default size - size/2)\n"
+			   "  --pg-count P    placement groups (default 64)\n");
+	else if (strcmp(c->words, "pool rm") == 0)
+		fprintf(f, "\n  --yes-i-really-mean-it   required: the pool's data is lost\n");
+	else if (strcmp(c->words, "map") == 0)
+		fprintf(f, "\n  --epoch N       show epoch N (kept for the last 64 epochs)\n");
+	else if (strcmp(c->words, "debug fake-osd") == 0)
+		fprintf(f, "\n  --uuid U --host H --failure-domain D --reactors ADDRS\n"
+			   "  --heartbeats N --interval D --want-id N\n"
+			   "Prints osd_id=N, then last_heartbeat_us=T (CLOCK_REALTIME) once it "
+			   "stops.\n");
+	fprintf(f, "\nCommon options: -m ADDRS, --format plain|json, --timeout D, --config "
+		   "FILE (see osdctl --help).\n");
+}
+
+/* Match the command words at the start of words[0..n). Returns the command or NULL. */
+static const struct osdctl_cmd *
+find_cmd(char **words, int n, int *used)
+{
+	const struct osdctl_cmd *best = NULL;
+	int best_used = 0;
+
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		char buf[64], *save = NULL;
+		int k = 0;
+		bool ok = true;
+
+		snprintf(buf, sizeof(buf), "%s", cmds[i].words);
+		for (char *w = strtok_r(buf, " ", &save); w; w = strtok_r(NULL, " ", &save), k++) {
+			if (k >= n || strcmp(words[k], w) != 0) {
+				ok = false;
+				break;
+			}
+		}
+		if (ok && k > best_used) {
+			best = &cmds[i];
+			best_used = k;
+		}
+	}
+	*used = best_used;
+	return best;
+}
+
+static const char *
+mon_from_config_file(void)
+{
+	static char line[512];
+	const char *path = getenv("TESSERA_CONF");
+	FILE *f;
+
+	if (!path)
+		return NULL;
+	f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = line, *eq;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (strncmp(p, "mon", 3) != 0)
+			continue;
+		eq = strchr(p, '=');
+		if (!eq)
+			continue;
+		p = eq + 1;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		p[strcspn(p, " \t\r\n#")] = '\0';
+		fclose(f);
+		return *p ? p : NULL;
+	}
+	fclose(f);
+	return NULL;
+}
+
+static int
+exit_for(int rc)
+{
+	return rc == -ETIMEDOUT || rc == -ECONNREFUSED || rc == -EHOSTUNREACH ||
+			       rc == -ENETUNREACH || rc == -ECONNRESET || rc == -RT_ENOQUORUM ||
+			       rc == -RT_ENOTLEADER
+		       ? 3
+		       : 1;
+}
+
+static int
+run_admin(struct osdctl_client *cl, const struct osdctl_conf *cf, const struct osdctl_cmd *c,
+	  char **pos, int n_pos)
+{
+	Tessera__AdminCommand req = TESSERA__ADMIN_COMMAND__INIT;
+	Tessera__AdminCommand__ArgsEntry e[8], *ep[8];
+	char names[64], *save = NULL, num[4][32];
+	const Tessera__AdminReply *r;
+	ProtobufCMessage *reply;
+	uint16_t type;
+	size_t n = 0;
+	int k = 0, rc, max_pos = 0;
+
+	snprintf(names, sizeof(names), "%s", c->args);
+	for (char *w = strtok_r(names, " ", &save); w; w = strtok_r(NULL, " ", &save))
+		max_pos++;
+	bool optional = strchr(c->usage, '[') != NULL;
+	if (n_pos > max_pos || (!optional && n_pos < max_pos)) {
+		fprintf(stderr, "osdctl: %s: expected %s%s\n", c->words,
+			max_pos ? "arguments " : "no arguments", c->usage);
+		return 2;
+	}
+	snprintf(names, sizeof(names), "%s", c->args);
+	save = NULL;
+	for (char *w = strtok_r(names, " ", &save); w && k < n_pos;
+	     w = strtok_r(NULL, " ", &save), k++) {
+		tessera__admin_command__args_entry__init(&e[n]);
+		e[n].key = w;
+		e[n].value = pos[k];
+		ep[n] = &e[n];
+		n++;
+	}
+	if (strcmp(c->words, "pool create") == 0) {
+		snprintf(num[0], sizeof(num[0]), "%" PRId64, cf->size);
+		snprintf(num[1], sizeof(num[1]), "%" PRId64, cf->pg_count);
+		const char *keys[] = { "size", "pg_count" };
+		for (int i = 0; i < 2; i++) {
+			tessera__admin_command__args_entry__init(&e[n]);
+			e[n].key = (char *)keys[i];
+			e[n].value = num[i];
+			ep[n] = &e[n];
+			n++;
+		}
+		if (cf->min_size) {
+			snprintf(num[2], sizeof(num[2]), "%" PRId64, cf->min_size);
+			tessera__admin_command__args_entry__init(&e[n]);
+			e[n].key = "min_size";
+			e[n].value = num[2];
+			ep[n] = &e[n];
+			n++;
+		}
+	}
+	if (strcmp(c->words, "pool rm") == 0) {
+		if (!cf->really) {
+			fprintf(stderr, "osdctl: pool rm: this destroys every volume and object of "
+					"pool '%s'; add --yes-i-really-mean-it\n",
+				pos[0]);
+			return 2;
+		}
+		tessera__admin_command__args_entry__init(&e[n]);
+		e[n].key = "confirm";
+		e[n].value = pos[0];
+		ep[n] = &e[n];
+		n++;
+	}
+	if (strcmp(c->words, "map") == 0 && cf->epoch) {
+		snprintf(num[3], sizeof(num[3]), "%" PRId64, cf->epoch);
+		tessera__admin_command__args_entry__init(&e[n]);
+		e[n].key = "epoch";
+		e[n].value = num[3];
+		ep[n] = &e[n];
+		n++;
+	}
+	req.command = (char *)c->words;
+	req.args = ep;
+	req.n_args = n;
+
+	rc = osdctl_call(cl, FRAME_T_ADMIN, &req.base, &type, &reply);
+	if (rc < 0) {
+		fprintf(stderr, "osdctl: %s: %s\n", c->words, cl->err);
+		return exit_for(rc);
+	}
+	if (type != FRAME_T_ADMIN_REPLY) {
+		fprintf(stderr, "osdctl: %s: unexpected reply type %s\n", c->words,
+			frame_type_name(type));
+		return 1;
+	}
+	r = (const Tessera__AdminReply *)reply;
+	if (r->status != TESSERA__STATUS__STATUS_OK) {
+		rc = frame_status_to_errno(r->status);
+		fprintf(stderr, "osdctl: %s: %s\n", c->words,
+			r->message && *r->message ? r->message : rt_strerror(rc));
+		return exit_for(rc) == 3 ? 3 : 1;
+	}
+	if (cf->format == FMT_JSON)
+		printf("%s\n", r->json ? r->json : "{}");
+	else
+		fputs(r->text ? r->text : "", stdout);
+	return 0;
+}
+
+static uint64_t
+real_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/*
+ * A fake OSD for tests: boot, heartbeat N times, then stop heartbeating and
+ * exit. Speaks the real OSD protocol (OsdBoot, OsdHeartbeat).
+ */
+static int
+run_fake_osd(struct osdctl_client *cl, const struct osdctl_conf *cf)
+{
+	Tessera__OsdBoot b = TESSERA__OSD_BOOT__INIT;
+	Tessera__Address addrs[16], *pa[16];
+	char rbuf[512], *save = NULL;
+	ProtobufCMessage *reply;
+	uint16_t type;
+	uint32_t id;
+	int rc;
+
+	if (!cf->uuid) {
+		fprintf(stderr, "osdctl: debug fake-osd: --uuid is required\n");
+		return 2;
+	}
+	b.uuid = (char *)cf->uuid;
+	b.host = (char *)cf->host;
+	b.failure_domain = (char *)(cf->failure_domain ? cf->failure_domain : "");
+	b.want_id = (uint32_t)cf->want_id;
+	b.weight = 1.0;
+	b.device_bytes = 1ull << 30;
+	snprintf(rbuf, sizeof(rbuf), "%s", cf->reactors);
+	for (char *t = strtok_r(rbuf, ",", &save); t && b.n_reactors < 16;
+	     t = strtok_r(NULL, ",", &save)) {
+		char *colon = strrchr(t, ':');
+
+		if (!colon)
+			return 2;
+		*colon = '\0';
+		tessera__address__init(&addrs[b.n_reactors]);
+		addrs[b.n_reactors].host = t;
+		addrs[b.n_reactors].port = (uint32_t)strtoul(colon + 1, NULL, 10);
+		pa[b.n_reactors] = &addrs[b.n_reactors];
+		b.n_reactors++;
+	}
+	b.reactors = pa;
+	rc = osdctl_call(cl, FRAME_T_OSD_BOOT, &b.base, &type, &reply);
+	if (rc < 0) {
+		fprintf(stderr, "osdctl: fake-osd: %s\n", cl->err);
+		return exit_for(rc);
+	}
+	if (type != FRAME_T_OSD_BOOT_REPLY ||
+	    ((Tessera__OsdBootReply *)reply)->status != TESSERA__STATUS__STATUS_OK) {
+		fprintf(stderr, "osdctl: fake-osd: boot refused: %s\n",
+			type == FRAME_T_OSD_BOOT_REPLY ? ((Tessera__OsdBootReply *)reply)->message
+						       : "unexpected reply");
+		return 1;
+	}
+	id = ((Tessera__OsdBootReply *)reply)->osd_id;
+	printf("osd_id=%u\n", id);
+	fflush(stdout);
+	for (int64_t i = 0; i < cf->heartbeats; i++) {
+		Tessera__OsdHeartbeat hb = TESSERA__OSD_HEARTBEAT__INIT;
+
+		usleep((useconds_t)cf->interval_us);
+		hb.osd_id = id;
+		hb.used_bytes = 1u << 20;
+		hb.device_bytes = 1ull << 30;
+		rc = osdctl_call(cl, FRAME_T_OSD_HEARTBEAT, &hb.base, &type, &reply);
+		if (rc < 0) {
+			fprintf(stderr, "osdctl: fake-osd: heartbeat: %s\n", cl->err);
+			return exit_for(rc);
+		}
+		printf("last_heartbeat_us=%" PRIu64 "\n", real_us());
+		fflush(stdout);
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct osdctl_conf cf = { 0 };
+	struct osdctl_client cl;
+	const struct osdctl_cmd *c;
+	const char *mons;
+	int first = 0, used = 0, rc;
+	bool help = false;
+
+	/* Per-command help: "osdctl pool create --help". */
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			help = true;
+	}
+	if (help) {
+		char *words[8];
+		int n = 0;
+
+		for (int i = 1; i < argc && n < 8; i++) {
+			if (argv[i][0] != '-')
+				words[n++] = argv[i];
+		}
+		c = find_cmd(words, n, &used);
+		if (c) {
+			usage_cmd(c, stdout);
+			return 0;
+		}
+		usage_all(stdout);
+		return 0;
+	}
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help-md") == 0) {
+			rt_conf_markdown(&table, stdout);
+			return 0;
+		}
+	}
+	rc = rt_conf_parse(&table, &cf, argc, argv, &first);
+	if (rc == 1)
+		return 0;
+	if (rc < 0)
+		return 2;
+	if (first >= argc) {
+		usage_all(stderr);
+		return 2;
+	}
+	c = find_cmd(&argv[first], argc - first, &used);
+	if (!c) {
+		fprintf(stderr, "osdctl: unknown command '%s' (see osdctl --help)\n", argv[first]);
+		return 2;
+	}
+	mons = cf.mon;
+	if (!mons || !*mons)
+		mons = getenv("TESSERA_MON");
+	if (!mons || !*mons)
+		mons = mon_from_config_file();
+	if (!mons || !*mons) {
+		fprintf(stderr, "osdctl: no monitor address: use -m HOST:PORT, $TESSERA_MON or "
+				"'mon = HOST:PORT' in $TESSERA_CONF\n");
+		return 2;
+	}
+	rc = osdctl_client_init(&cl, mons, cf.timeout_us);
+	if (rc < 0) {
+		fprintf(stderr, "osdctl: bad monitor list '%s': %s\n", mons,
+			rc == -EINVAL ? "expected HOST:PORT[,HOST:PORT...]" : rt_strerror(rc));
+		return 2;
+	}
+	if (c->kind == K_FAKE_OSD)
+		rc = run_fake_osd(&cl, &cf);
+	else
+		rc = run_admin(&cl, &cf, c, &argv[first + used], argc - first - used);
+	osdctl_client_fini(&cl);
+	rt_conf_free(&table, &cf);
+	return rc;
+}

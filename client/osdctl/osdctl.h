@@ -1,0 +1,49 @@
+/*
+ * osdctl internals: a blocking request/reply client for the monitors
+ * (osdctl_net.c) used by the command table in osdctl.c.
+ */
+#ifndef OSDCTL_H
+#define OSDCTL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "frame.h"
+#include "rt_arena.h"
+
+#define OSDCTL_MAX_MONS 16
+
+struct osdctl_client {
+	char mons[OSDCTL_MAX_MONS][80];
+	uint32_t n_mons;
+	uint32_t cur;       /* index of the monitor tried first */
+	char leader[80];    /* redirect target, "" if none */
+	int fd;
+	uint64_t timeout_us;
+	uint64_t next_tag;
+	struct rt_arena arena;
+	struct frame_limits lim;
+	char err[512];
+};
+
+/* Parse "H:P,H:P". Returns 0 or -EINVAL. */
+int osdctl_client_init(struct osdctl_client *c, const char *mons, uint64_t timeout_us);
+void osdctl_client_fini(struct osdctl_client *c);
+
+/*
+ * Send a request and wait for its reply, following leader redirects and
+ * retrying other monitors until the timeout. On success returns 0 and *reply
+ * points into the client's arena (valid until the next call); *reply_type is
+ * the reply's frame type. Returns a negative errno with c->err set otherwise.
+ * Only transport failures and redirects are handled here: the caller reads
+ * the reply's status.
+ */
+int osdctl_call(struct osdctl_client *c, uint16_t type, const ProtobufCMessage *req,
+		uint16_t *reply_type, ProtobufCMessage **reply);
+
+/* Keep the connection for several calls on the same monitor (fake OSD). */
+int osdctl_send_only(struct osdctl_client *c, uint16_t type, const ProtobufCMessage *req);
+
+uint64_t osdctl_now_us(void);
+
+#endif
