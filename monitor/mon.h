@@ -104,6 +104,9 @@ struct mon {
 	uint32_t n_conns;
 	bool stopping;
 	bool is_leader;
+	bool leader_ready;
+	bool leader_active; /* failure detection state initialised for this term */ /* the barrier of our term is applied: the map is current */
+	struct raft_barrier barrier;
 	uint64_t leader_since_mono_us;
 	bool init_pending;
 
@@ -138,6 +141,10 @@ int mon_raft_start(struct mon *mon);
 /* Close Raft; done runs once everything Raft owns is closed. */
 void mon_raft_stop(struct mon *mon, void (*done)(struct mon *mon));
 bool mon_raft_is_leader(struct mon *mon);
+/* Raft says leader, but the map may still lag (barrier pending). */
+bool mon_raft_is_raw_leader(struct mon *mon);
+/* Append a barrier; leader_ready is set once it is applied. */
+void mon_raft_leader_barrier(struct mon *mon);
 /* The leader's id (0 if unknown) and client address (NULL if unknown). */
 uint32_t mon_raft_leader(struct mon *mon, const struct mon_addr **addr);
 /* Monitors in quorum as seen by this leader: fills ids, returns the count. */

@@ -641,6 +641,11 @@ mon_admin_dispatch(struct mon_conn *c, const struct frame_hdr *hdr, ProtobufCMes
 		send_admin(c, hdr->tag, -EINVAL, "empty command", NULL, NULL);
 		return;
 	}
+	if (mon_raft_is_raw_leader(mon) && !mon->leader_ready) {
+		send_admin(c, hdr->tag, -EAGAIN, "the new leader is catching up; retry", NULL,
+			   NULL);
+		return;
+	}
 	if (!mon_raft_is_leader(mon)) {
 		const struct mon_addr *la;
 		uint32_t id = mon_raft_leader(mon, &la);

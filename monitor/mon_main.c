@@ -235,20 +235,28 @@ static void
 on_tick(uv_timer_t *t)
 {
 	struct mon *mon = t->data;
-	bool leader = mon_raft_is_leader(mon);
+	bool raw = mon_raft_is_raw_leader(mon), leader;
 
 	if (mon->stopping)
 		return;
-	if (leader && !mon->is_leader) {
+	if (raw && !mon->is_leader) {
 		mon->is_leader = true;
+		mon_raft_leader_barrier(mon);
+	} else if (!raw && mon->is_leader) {
+		mon->is_leader = false;
+		mon->leader_ready = false;
+		rt_info(RT_SS_MON, "mon.%u is no longer the leader", mon->peers[mon->self].id);
+	}
+	leader = mon_raft_is_leader(mon);
+	if (leader && !mon->leader_active) {
+		mon->leader_active = true;
 		mon->leader_since_mono_us = mon_now_mono_us();
 		rt_info(RT_SS_MON, "mon.%u is now the leader (map " DF_EPOCH ")",
 			mon->peers[mon->self].id, DP_EPOCH(mon->map->epoch));
 		/* Heartbeat times are not replicated: every OSD gets a fresh grace. */
 		mon_live_reset(mon);
-	} else if (!leader && mon->is_leader) {
-		mon->is_leader = false;
-		rt_info(RT_SS_MON, "mon.%u is no longer the leader", mon->peers[mon->self].id);
+	} else if (!leader) {
+		mon->leader_active = false;
 	}
 	if (leader && !mon->map->fsid[0] && !mon->init_pending) {
 		char fsid[40], now[32], err[256];

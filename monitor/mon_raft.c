@@ -75,7 +75,19 @@ fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
 	char err[256];
 	int rc;
 
-	rc = mon_cmd_unpack(buf->base, buf->len, &pb, &cmd);
+	/*
+	 * Entry layout: u32 LE length of the packed command, the command, zero
+	 * padding to 8 bytes (libraft needs entry sizes that are multiples of 8).
+	 */
+	const unsigned char *eb = buf->base;
+	uint32_t elen = buf->len >= 4 ? (uint32_t)eb[0] | (uint32_t)eb[1] << 8 |
+						(uint32_t)eb[2] << 16 | (uint32_t)eb[3] << 24
+				      : UINT32_MAX;
+
+	if (elen > buf->len - 4)
+		rc = -EBADMSG;
+	else
+		rc = mon_cmd_unpack(eb + 4, elen, &pb, &cmd);
 	if (rc < 0) {
 		/* A corrupt entry must not stop the state machine: skip it. */
 		rt_err(RT_SS_MON, "skipping undecodable log entry: " DF_RC, DP_RC(rc));
@@ -303,9 +315,44 @@ mon_raft_stop(struct mon *mon, void (*done)(struct mon *mon))
 }
 
 bool
-mon_raft_is_leader(struct mon *mon)
+mon_raft_is_raw_leader(struct mon *mon)
 {
 	return mon->raft_started && raft_state(&mon->raft) == RAFT_LEADER;
+}
+
+bool
+mon_raft_is_leader(struct mon *mon)
+{
+	return mon_raft_is_raw_leader(mon) && mon->leader_ready;
+}
+
+static void
+on_barrier(struct raft_barrier *req, int status)
+{
+	struct mon *mon = req->data;
+
+	if (status == 0 && mon_raft_is_raw_leader(mon)) {
+		mon->leader_ready = true;
+		rt_info(RT_SS_MON, "mon.%u leads with the map at " DF_EPOCH,
+			mon->peers[mon->self].id, DP_EPOCH(mon->map->epoch));
+	}
+}
+
+/*
+ * A new leader commits entries of earlier terms only once an entry of its own
+ * term commits (Raft section 5.4.2): the barrier is that entry. Until it is
+ * applied the leader's map may lag, so it answers nothing.
+ */
+void
+mon_raft_leader_barrier(struct mon *mon)
+{
+	int rc;
+
+	mon->leader_ready = false;
+	mon->barrier.data = mon;
+	rc = raft_barrier(&mon->raft, &mon->barrier, on_barrier);
+	if (rc != 0)
+		rt_warn(RT_SS_MON, "raft barrier failed: %s", raft_strerror(rc));
 }
 
 uint32_t
@@ -330,7 +377,7 @@ mon_raft_quorum(struct mon *mon, uint32_t *ids)
 {
 	uint32_t n = 0;
 
-	if (!mon_raft_is_leader(mon))
+	if (!mon_raft_is_raw_leader(mon))
 		return 0;
 	for (unsigned i = 0; i < mon->raft.configuration.n; i++) {
 		const struct raft_server *s = &mon->raft.configuration.servers[i];
@@ -374,13 +421,21 @@ mon_raft_propose(struct mon *mon, const struct mon_cmd *cmd, mon_propose_cb cb, 
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
-	buf.len = mon_cmd_packed_size(cmd);
-	buf.base = raft_malloc(buf.len ? buf.len : 1);
+	size_t plen = mon_cmd_packed_size(cmd);
+
+	/* Length prefix and padding: see fsm_apply(). */
+	buf.len = (4 + plen + 7) & ~(size_t)7;
+	buf.base = raft_malloc(buf.len);
 	if (!buf.base) {
 		free(p);
 		return -ENOMEM;
 	}
-	mon_cmd_pack(cmd, buf.base);
+	memset(buf.base, 0, buf.len);
+	((unsigned char *)buf.base)[0] = (unsigned char)plen;
+	((unsigned char *)buf.base)[1] = (unsigned char)(plen >> 8);
+	((unsigned char *)buf.base)[2] = (unsigned char)(plen >> 16);
+	((unsigned char *)buf.base)[3] = (unsigned char)(plen >> 24);
+	mon_cmd_pack(cmd, (unsigned char *)buf.base + 4);
 	p->mon = mon;
 	p->cb = cb;
 	p->ctx = ctx;

@@ -88,7 +88,7 @@ static const struct rt_conf_table table = {
 	.n_opts = sizeof(opts) / sizeof(opts[0]),
 };
 
-enum cmd_kind { K_QUERY, K_CHANGE, K_FAKE_OSD };
+enum cmd_kind { K_QUERY, K_CHANGE, K_FAKE_OSD, K_GET_MAP };
 
 struct osdctl_cmd {
 	const char *words;   /* "pool create" */
@@ -122,6 +122,8 @@ static const struct osdctl_cmd cmds[] = {
 	{ "debug fake-osd", "", "", K_FAKE_OSD,
 	  "test helper: boot an OSD (--uuid), send --heartbeats N every --interval, go silent",
 	  true },
+	{ "debug get-map", "", "", K_GET_MAP,
+	  "test helper: GetMap from the first monitor given (any monitor serves it)", true },
 };
 
 static void
@@ -417,6 +419,35 @@ run_fake_osd(struct osdctl_client *cl, const struct osdctl_conf *cf)
 	return 0;
 }
 
+/* GetMap from one monitor, no redirect: shows what that monitor has applied. */
+static int
+run_get_map(struct osdctl_client *cl, const struct osdctl_conf *cf)
+{
+	Tessera__GetMap g = TESSERA__GET_MAP__INIT;
+	const Tessera__MapReply *r;
+	ProtobufCMessage *reply;
+	uint16_t type;
+	int rc;
+
+	g.epoch = (uint64_t)cf->epoch;
+	rc = osdctl_call(cl, FRAME_T_GET_MAP, &g.base, &type, &reply);
+	if (rc < 0) {
+		fprintf(stderr, "osdctl: get-map: %s\n", cl->err);
+		return exit_for(rc);
+	}
+	r = (const Tessera__MapReply *)reply;
+	if (type != FRAME_T_MAP_REPLY || r->status != TESSERA__STATUS__STATUS_OK || !r->map) {
+		fprintf(stderr, "osdctl: get-map: %s\n",
+			type == FRAME_T_MAP_REPLY ? r->message : "unexpected reply");
+		return 1;
+	}
+	printf("epoch=%" PRIu64 " osds=%zu pools=", r->map->epoch, r->map->n_osds);
+	for (size_t i = 0; i < r->map->n_pools; i++)
+		printf("%s%s", i ? "," : "", r->map->pools[i]->name);
+	printf("\n");
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -486,6 +517,8 @@ main(int argc, char **argv)
 	}
 	if (c->kind == K_FAKE_OSD)
 		rc = run_fake_osd(&cl, &cf);
+	else if (c->kind == K_GET_MAP)
+		rc = run_get_map(&cl, &cf);
 	else
 		rc = run_admin(&cl, &cf, c, &argv[first + used], argc - first - used);
 	osdctl_client_fini(&cl);
