@@ -59,6 +59,7 @@ struct bench_cfg {
 	int prefill;              /* enum bench_prefill */
 	bool quiet;
 	int64_t core;
+	int64_t poll_us;
 	/* derived */
 	uint64_t runtime_us;      /* 0: no time limit (then ios bounds the run) */
 	const struct bench_target_ops *ops;
@@ -137,6 +138,7 @@ struct bench_job {
 	uint64_t deadline_ns;        /* 0: none */
 	uint64_t phase_cursor;       /* prefill/readback position */
 	bool stop_issuing;
+	bool running;                /* inside rt_reactor_run */
 
 	struct bench_stats st[BENCH_PH__COUNT];
 	_Atomic uint64_t prog_ios;   /* for the progress line, relaxed */

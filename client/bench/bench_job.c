@@ -206,6 +206,14 @@ job_should_stop(struct bench_job *j)
 
 static void slot_done(struct bench_io *io, int rc);
 
+/* The phase is over once nothing is in flight: leave rt_reactor_run. */
+static void
+job_maybe_stop(struct bench_job *j)
+{
+	if (j->inflight == 0 && j->running)
+		rt_reactor_stop(j->reactor);
+}
+
 static void
 slot_issue(struct bench_job *j, struct bench_slot *s)
 {
@@ -389,6 +397,7 @@ slot_done(struct bench_io *io, int rc)
 		job_fail(j, rc, BENCH_EXIT_IOERR,
 			 "%s at offset %" PRIu64 " (%u bytes) failed: " DF_RC,
 			 io->write ? "write" : "read", io->offset_bytes, io->len_bytes, DP_RC(rc));
+		job_maybe_stop(j);
 		return;
 	}
 	if (io->write) {
@@ -418,6 +427,7 @@ slot_done(struct bench_io *io, int rc)
 	slot_issue(j, s);
 	if (j->parked)
 		job_unpark(j);
+	job_maybe_stop(j);
 }
 
 /*
@@ -487,13 +497,21 @@ job_run_phase(struct bench_job *j, enum bench_phase ph)
 
 	for (unsigned i = 0; i < j->nslots; i++)
 		slot_issue(j, &j->slots[i]);
-	while (j->inflight > 0) {
+	if (!cfg->ops->poll && j->inflight > 0) {
 		/*
-		 * Reactor-driven targets always have a completion coming while
-		 * I/O is in flight: wait without a timeout (an armed timeout costs
-		 * an hrtimer per wait, about 2 us at QD1). Signals still interrupt.
+		 * Reactor-driven target: run the reactor loop itself (one
+		 * io_uring_enter per wait, submitting and waiting at once) until
+		 * the last completion stops it.
 		 */
-		rc = rt_reactor_run_once(j->reactor, cfg->ops->poll ? 1000 : UINT64_MAX);
+		j->running = true;
+		rc = rt_reactor_run(j->reactor);
+		j->running = false;
+		if (rc < 0)
+			job_fail(j, rc, BENCH_EXIT_IOERR, "reactor failed: " DF_RC, DP_RC(rc));
+	}
+	while (j->inflight > 0) {
+		/* Targets with their own queue: alternate reactor and target polls. */
+		rc = rt_reactor_run_once(j->reactor, 1000);
 		if (rc < 0 && rc != -EINTR) {
 			job_fail(j, rc, BENCH_EXIT_IOERR, "reactor failed: " DF_RC, DP_RC(rc));
 			break;
@@ -630,6 +648,7 @@ bench_job_thread(void *arg)
 	ro.name = name;
 	ro.core = cfg->core >= 0 ? (int)(cfg->core + j->id) : -1;
 	ro.ring_entries = (unsigned)(cfg->iodepth * 2 < 64 ? 64 : cfg->iodepth * 2);
+	ro.poll_us = (unsigned)cfg->poll_us;
 	rc = rt_reactor_create(&ro, &j->reactor);
 	if (rc < 0) {
 		job_fail(j, rc, BENCH_EXIT_USAGE, "job %u: reactor: " DF_RC, j->id, DP_RC(rc));

@@ -102,6 +102,10 @@ static const struct rt_conf_opt bench_opts[] = {
 	  prefill_choices, NULL },
 	{ "core", 0, RT_CONF_INT, OPT(core), "-1", -1, 4095, false,
 	  "pin job i to CPU core+i (-1: not pinned)", NULL, "N" },
+	{ "poll-us", 0, RT_CONF_INT, OPT(poll_us), "0", 0, 1000000, false,
+	  "reactor poll window before sleeping in the kernel (0: sleep at once, as fio "
+	  "does; an OSD reactor polls for 50)",
+	  NULL, "US" },
 	{ "quiet", 0, RT_CONF_BOOL, OPT(quiet), "false", 0, 0, false,
 	  "no progress lines on stderr", NULL, NULL },
 };

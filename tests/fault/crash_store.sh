@@ -52,7 +52,7 @@ echo "crash_store: $ROUNDS rounds, seed $SEED, target $TARGET, temp dir $TMP"
 RANDOM=$SEED
 round=0
 # Create (and format) the store once, outside the kill loop.
-"$BENCH" "${common[@]}" --rw write --bs 4k --ios 1 >"$TMP/format.log" 2>&1 ||
+"$BENCH" "${common[@]}" --rw write --bs 4k --ios 1 --verify >"$TMP/format.log" 2>&1 ||
 	fail "cannot create the store: $(cat "$TMP/format.log")"
 
 total_acks=0
