@@ -88,7 +88,7 @@ static const struct rt_conf_table table = {
 	.n_opts = sizeof(opts) / sizeof(opts[0]),
 };
 
-enum cmd_kind { K_QUERY, K_CHANGE, K_FAKE_OSD, K_GET_MAP };
+enum cmd_kind { K_QUERY, K_CHANGE, K_FAKE_OSD, K_GET_MAP, K_SUBSCRIBE };
 
 struct osdctl_cmd {
 	const char *words;   /* "pool create" */
@@ -124,6 +124,10 @@ static const struct osdctl_cmd cmds[] = {
 	  true },
 	{ "debug get-map", "", "", K_GET_MAP,
 	  "test helper: GetMap from the first monitor given (any monitor serves it)", true },
+	{ "debug subscribe", "", "", K_SUBSCRIBE,
+	  "test helper: subscribe (incremental) and print each pushed epoch, --heartbeats N "
+	  "pushes",
+	  true },
 };
 
 static void
@@ -448,6 +452,41 @@ run_get_map(struct osdctl_client *cl, const struct osdctl_conf *cf)
 	return 0;
 }
 
+/* Subscribe and print the pushes: "full EPOCH" or "inc FROM TO". */
+static int
+run_subscribe(struct osdctl_client *cl, const struct osdctl_conf *cf)
+{
+	Tessera__Subscribe sub = TESSERA__SUBSCRIBE__INIT;
+	ProtobufCMessage *reply;
+	uint16_t type;
+	int rc;
+
+	sub.have_epoch = (uint64_t)cf->epoch;
+	sub.incremental = true;
+	rc = osdctl_call(cl, FRAME_T_SUBSCRIBE, &sub.base, &type, &reply);
+	if (rc < 0) {
+		fprintf(stderr, "osdctl: subscribe: %s\n", cl->err);
+		return exit_for(rc);
+	}
+	for (int64_t i = 0; i < cf->heartbeats; i++) {
+		rc = osdctl_recv_any(cl, &type, &reply);
+		if (rc < 0) {
+			fprintf(stderr, "osdctl: subscribe: %s\n", rt_strerror(rc));
+			return 1;
+		}
+		if (type == FRAME_T_MAP)
+			printf("full %" PRIu64 "\n", ((Tessera__ClusterMap *)reply)->epoch);
+		else if (type == FRAME_T_MAP_INC)
+			printf("inc %" PRIu64 " %" PRIu64 "\n",
+			       ((Tessera__MapIncremental *)reply)->from_epoch,
+			       ((Tessera__MapIncremental *)reply)->to_epoch);
+		else
+			i--;
+		fflush(stdout);
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -517,6 +556,8 @@ main(int argc, char **argv)
 	}
 	if (c->kind == K_FAKE_OSD)
 		rc = run_fake_osd(&cl, &cf);
+	else if (c->kind == K_SUBSCRIBE)
+		rc = run_subscribe(&cl, &cf);
 	else if (c->kind == K_GET_MAP)
 		rc = run_get_map(&cl, &cf);
 	else

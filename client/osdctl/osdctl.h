@@ -44,6 +44,9 @@ int osdctl_call(struct osdctl_client *c, uint16_t type, const ProtobufCMessage *
 /* Keep the connection for several calls on the same monitor (fake OSD). */
 int osdctl_send_only(struct osdctl_client *c, uint16_t type, const ProtobufCMessage *req);
 
+/* Read the next frame of any kind on the current connection (map pushes). */
+int osdctl_recv_any(struct osdctl_client *c, uint16_t *type, ProtobufCMessage **msg);
+
 uint64_t osdctl_now_us(void);
 
 #endif

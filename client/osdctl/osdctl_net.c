@@ -352,3 +352,33 @@ next:
 			 (unsigned long long)(c->timeout_us / 1000));
 	return rc < 0 ? rc : -ETIMEDOUT;
 }
+
+int
+osdctl_recv_any(struct osdctl_client *c, uint16_t *type, ProtobufCMessage **msg)
+{
+	uint64_t deadline = osdctl_now_us() + c->timeout_us;
+	unsigned char hdr_buf[FRAME_HDR_LEN];
+	struct frame_hdr hdr;
+	unsigned char *body;
+	int rc;
+
+	if (c->fd < 0)
+		return -ENOTCONN;
+	rc = io_all(c->fd, hdr_buf, sizeof(hdr_buf), false, deadline);
+	if (rc < 0)
+		return rc;
+	rc = frame_hdr_decode(hdr_buf, &c->lim, &hdr);
+	if (rc < 0)
+		return rc;
+	body = malloc(hdr.msg_len + hdr.data_len + 1);
+	if (!body)
+		return -ENOMEM;
+	rc = io_all(c->fd, body, hdr.msg_len + hdr.data_len, false, deadline);
+	if (rc == 0) {
+		rt_arena_reset(&c->arena);
+		rc = frame_msg_decode(&hdr, body, &c->arena, msg);
+		*type = hdr.type;
+	}
+	free(body);
+	return rc;
+}

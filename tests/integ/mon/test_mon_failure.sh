@@ -16,6 +16,10 @@ start_mon mon1 1 "$port" "$TSR_DIR/mon1" --osd-grace ${GRACE_MS}ms \
 tsr_wait_for 10 "mon.1 leads" -- bash -c "\"$OSDCTL\" -m $M --timeout 1s status >/dev/null"
 "$OSDCTL" -m "$M" pool create rbd --size 2 --pg-count 16 || tsr_fail "pool create"
 
+# A subscriber sees every epoch pushed (full map first, then incrementals).
+tsr_start sub "$OSDCTL" -m "$M" --timeout 60s debug subscribe --heartbeats 1000
+tsr_wait_for 10 "subscriber got the current map" -- grep -q "^full" "$TSR_DIR/sub.log"
+
 # A steady OSD keeps heartbeating through the test (in the background).
 tsr_start steady "$OSDCTL" -m "$M" debug fake-osd --uuid steady --host hs --heartbeats 200 \
 	--interval ${HB_MS}ms
@@ -46,6 +50,11 @@ tsr_wait_for 30 "osd.$vid marked out" -- is_out
 tsr_log "osd.$vid marked out"
 # The steady OSD is untouched.
 "$OSDCTL" -m "$M" osd ls | grep steady | grep -q " up " || tsr_fail "steady osd went down"
+
+# The subscriber was pushed the epoch that marked it down, as an incremental.
+down_epoch=$(json_num "$("$OSDCTL" -m "$M" status --format json)" epoch)
+tsr_wait_for 10 "epoch $down_epoch pushed to the subscriber" -- \
+	grep -q "^inc [0-9]* $down_epoch\$" "$TSR_DIR/sub.log"
 
 # It returns: up and in again (it was marked out automatically).
 "$OSDCTL" -m "$M" debug fake-osd --uuid victim --host hv --heartbeats 1 --interval 50ms \
