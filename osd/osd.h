@@ -1,0 +1,383 @@
+/*
+ * tessera-osd internals.
+ *
+ * Threads:
+ *  - the control thread (main) runs a reactor of its own (osd_mon.c): the
+ *    monitor connection (boot, subscribe, heartbeats), SIGTERM (signalfd),
+ *    and the publication of each new map to the data reactors;
+ *  - N data reactors (osd_reactor.c), each on its own thread with its own
+ *    io_uring ring, libstore partition, listening port, pools and PGs. PG
+ *    (pool, seed) lives on reactor seed % N (rt_pg.h); every op for it runs
+ *    start to finish there: receive, queue, libstore, replication, reply.
+ *
+ * Nothing is shared between threads except through messages
+ * (rt_reactor_post): the control thread posts maps (refcounted, immutable)
+ * and stats requests; the reactors post stats and exit notices back.
+ *
+ * Files: osd_main.c (options, device, start, stop), osd_mon.c (control
+ * thread), osd_map.c (refcounted map), osd_reactor.c (reactor life, PG table,
+ * connections, dispatch, map apply, stats), osd_op.c (client op validation,
+ * op pool, replies), osd_primary.c (primary execution and replication
+ * fan-out), osd_replica.c (RepOp apply, peer connections), osd_pglog.c (PG
+ * log), osd_opq.c (per-object ordering).
+ */
+#ifndef OSD_H
+#define OSD_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common.pb-c.h"
+#include "frame.h"
+#include "mon_map.h"
+#include "osd.pb-c.h"
+#include "osd_ondisk.h"
+#include "osd_opq.h"
+#include "osd_pglog.h"
+#include "osd_wire.h"
+#include "rt_mempool.h"
+#include "rt_msgr.h"
+#include "rt_reactor.h"
+#include "st.h"
+
+#define OSD_MAX_REACTORS 64
+#define OSD_MAX_REPLICAS MON_MAX_REPLICAS
+#define OSD_HEAD_MAX 320 /* encoded header + message of a reply or RepOp */
+#define OSD_PG_BUCKETS 256
+
+#define DF_PGID "%u.%x"
+
+struct osd_conf {
+	const char *mon;
+	const char *device;
+	uint64_t size_bytes;
+	int64_t cores;
+	const char *listen_host;
+	int64_t port_base;
+	const char *host;
+	const char *failure_domain;
+	const char *weight;
+	uint64_t object_bytes;
+	int durability;
+	bool no_direct;
+	bool force_format;
+	bool pin;
+	bool busy_poll;
+	int64_t pg_log_len;
+	int64_t ops_per_reactor;
+	uint64_t max_io_bytes;
+	int64_t io_buffers;
+	uint64_t op_timeout_us;
+	uint64_t drain_timeout_us;
+	uint64_t mon_retry_us;
+	const char *log_file;
+	const char *log_level;
+	const char *debug;
+};
+
+/* An immutable map epoch shared by the control thread and every reactor. */
+struct osd_map {
+	_Atomic uint32_t ref;
+	uint64_t epoch;
+	struct mon_map *m;
+	uint32_t n_msgs;
+	struct rt_msg msgs[]; /* one per reactor, for the publication */
+};
+
+struct osd_map *osd_map_new(struct mon_map *m, uint32_t n_reactors);
+void osd_map_get(struct osd_map *map);
+/* Drop a reference (any thread); the last one frees the map. Sets *mapp NULL. */
+void osd_map_put(struct osd_map **mapp);
+/* Up members of an acting set (an OSD listed and up in the map). */
+uint32_t osd_map_up_count(const struct osd_map *map, const struct mon_pg *pg);
+
+struct osd_op;
+struct osd_peer;
+
+struct osd_pg {
+	uint32_t pool;
+	uint32_t seed;
+	struct osd_pg *hnext;
+	struct osd_pglog log;
+	struct osd_opq opq;
+	/* From the newest map this reactor applied. */
+	bool member;
+	bool primary;
+	uint32_t size, min_size, pg_count;
+	uint32_t n_acting;
+	uint32_t acting[OSD_MAX_REPLICAS];
+	uint64_t map_epoch;
+	/* Ops waiting for min_size up members (FIFO). */
+	struct osd_op *wait_head, *wait_tail;
+	/* Counters. */
+	uint64_t ops, writes;
+};
+
+/* A connection accepted by a reactor's listener (a client or a primary). */
+struct osd_conn {
+	struct osd_reactor *r;
+	struct rt_conn *c;
+	struct osd_op *rx_op; /* allocated by alloc_data for the frame being received */
+	struct rt_msgr_send busy_send;
+	bool busy_inflight;
+	uint8_t busy_head[OSD_HEAD_MAX];
+};
+
+/* Per-reactor counters (written only by the reactor). */
+struct osd_rstats {
+	uint64_t ops, reads, writes, rep_ops;
+	uint64_t read_bytes, write_bytes;
+	uint64_t dups, stale, notprimary, einval, eagain, errors;
+	uint64_t conns_accepted, conns_bad;
+};
+
+/* One PG's line in a heartbeat. */
+struct osd_hb_pg {
+	uint32_t pool, seed;
+	const char *state;
+	uint64_t ops;
+};
+
+struct osd;
+
+struct osd_reactor {
+	struct osd *osd;
+	uint32_t idx;
+	struct rt_reactor *r;
+	pthread_t thread;
+	bool thread_started;
+	struct st_store *st;
+	struct rt_msgr *msgr;
+	struct rt_listener *listener;
+	uint16_t port;
+	uint32_t max_object_bytes;
+
+	struct osd_map *map; /* referenced; NULL before the first */
+	struct osd_pg *pgs[OSD_PG_BUCKETS];
+	uint32_t n_pgs;
+
+	struct rt_mempool *op_pool;
+	struct rt_mempool *buf_pool;
+	size_t buf_bytes;
+	uint32_t n_ops; /* ops allocated */
+	uint64_t next_tag;
+	struct osd_peer *peers;
+
+	bool stopping;
+	struct rt_timer drain_timer;
+	struct rt_msg stop_msg;
+	struct rt_msg exit_msg;
+	struct rt_msg ident_msg;
+	struct st_req ident_req;
+
+	struct osd_rstats stats;
+
+	/* Heartbeat stats: filled on request, read by the control thread after. */
+	struct rt_msg hb_req_msg, hb_done_msg;
+	struct osd_rstats hb_stats;
+	struct st_statfs hb_statfs;
+	struct osd_hb_pg *hb_pgs;
+	uint32_t hb_n_pgs, hb_cap_pgs;
+
+	int start_rc;
+};
+
+struct osd {
+	struct osd_conf conf;
+	uint32_t n_reactors;
+	struct osd_reactor *reactors[OSD_MAX_REACTORS];
+	uint64_t device_bytes;
+	uint64_t part_bytes;
+	char uuid[OSD_UUID_LEN + 1];
+	struct osd_ident_disk ident; /* as stored in partition 0 */
+	uint32_t osd_id;
+	double weight;
+
+	/* Start-up handshake with the reactor threads (control path only). */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	uint32_t n_ready; /* protected by lock */
+
+	/* Control thread. */
+	struct rt_reactor *ctl;
+	struct rt_msgr *ctl_msgr;
+	char mons[16][80];
+	uint32_t n_mons, cur_mon;
+	struct rt_conn *mon_conn;
+	bool booted;
+	uint64_t boot_tag, sub_tag;
+	uint64_t next_tag;
+	uint64_t hb_interval_us;
+	struct rt_timer hb_timer;
+	struct rt_timer retry_timer;
+	uint64_t hb_tag;
+	uint64_t boot_epoch;
+	uint32_t n_started; /* reactors whose thread runs (exit notices expected) */
+	struct osd_map *map; /* newest map (referenced) */
+	uint32_t hb_pending;  /* reactors yet to answer a stats request */
+	bool stopping;
+	uint32_t n_exited;
+	int sig_fd;
+	struct rt_io sig_io;
+	uint8_t sig_buf[128];
+	int exit_rc;
+};
+
+/* --- osd_map.c ------------------------------------------------------------- */
+const struct mon_osd *osd_map_osd(const struct osd_map *map, uint32_t id);
+
+/* --- osd_reactor.c --------------------------------------------------------- */
+int osd_reactor_create(struct osd *osd, uint32_t idx, struct osd_reactor **out);
+int osd_reactor_thread_start(struct osd_reactor *r);
+void osd_reactor_free(struct osd_reactor **rp);
+/* Posted by the control thread. */
+void osd_reactor_apply_map(void *ctx);
+void osd_reactor_stop_msg(void *ctx);
+void osd_reactor_hb_collect(void *ctx);
+void osd_reactor_save_ident(void *ctx);
+struct osd_pg *osd_pg_find(struct osd_reactor *r, uint32_t pool, uint32_t seed);
+struct osd_pg *osd_pg_get(struct osd_reactor *r, uint32_t pool, uint32_t seed);
+/* Drain check: stop the loop if stopping and nothing is in flight. */
+void osd_reactor_maybe_stopped(struct osd_reactor *r);
+const char *osd_pg_state(const struct osd_reactor *r, const struct osd_pg *pg);
+
+/* --- osd_op.c -------------------------------------------------------------- */
+enum osd_op_kind {
+	OSD_OP_CLIENT = 0,
+	OSD_OP_REPLICA = 1,
+};
+
+/* One replica's part of a replicated write. */
+struct osd_rep {
+	struct osd_op *op;
+	struct osd_peer *peer;
+	struct osd_rep *pnext, *pprev; /* peer's list of replies awaited */
+	struct rt_msgr_send send;
+	uint64_t tag;
+	uint32_t osd_id;
+	bool awaiting;
+	struct iovec iov;
+	uint8_t head[OSD_HEAD_MAX];
+};
+
+struct osd_op {
+	struct osd_reactor *r;
+	enum osd_op_kind kind;
+	struct rt_conn *conn; /* referenced */
+	uint64_t tag;
+	uint8_t hdr_flags;
+	struct osd_pg *pg;
+
+	/* The request. */
+	uint32_t type; /* Tessera__OpType */
+	uint64_t client_id, req_id, epoch;
+	struct st_obj_id obj;
+	uint32_t pg_seed;
+	uint64_t off, len;
+	uint32_t flags;
+
+	/* Data: the write segment (or compare + write), or the read buffer. */
+	void *buf;
+	uint64_t data_len;
+	void *buf2; /* compare-and-write: the current contents */
+
+	/* Execution. */
+	struct osd_opq_ent qe;
+	bool in_opq;
+	bool started;
+	bool replied;
+	bool waiting; /* on the PG's min_size list */
+	uint64_t version;
+	int rc;
+	int rep_rc;
+	uint32_t pending; /* sub-operations of the current phase */
+	uint32_t refs;    /* outstanding async work + 1 until the op is finished */
+	uint16_t log_slot;
+	bool log_fixed;
+	uint64_t miscompare_off;
+	uint64_t object_size;
+	uint64_t start_us;
+	uint32_t n_reps;
+	struct osd_op *wait_next;
+
+	struct st_req sreq;
+	struct st_req lreq;
+	struct osd_pglog_disk lrec;
+	char lkey[OSD_PGLOG_KEY_MAX];
+
+	struct osd_rep reps[OSD_MAX_REPLICAS];
+
+	struct rt_msgr_send rsend;
+	struct iovec riov;
+	uint8_t rhead[OSD_HEAD_MAX];
+
+	struct rt_timer timer;
+	struct rt_msg defer;
+};
+
+/* An op from the pool (zeroed header fields), referencing conn. NULL if empty. */
+struct osd_op *osd_op_alloc(struct osd_reactor *r, struct rt_conn *conn);
+/* Drop one reference; the last frees the op (buffers, queue slot, conn). */
+void osd_op_put(struct osd_op *op);
+/* A data buffer from the pool, or NULL. */
+void *osd_buf_get(struct osd_reactor *r);
+void osd_buf_put(struct osd_reactor *r, void **bufp);
+
+/* Frames that arrive on a listener connection. */
+void osd_client_op_recv(struct osd_conn *oc, const struct frame_hdr *hdr,
+			const Tessera__ClientOp *m, const struct iovec *data, int data_cnt);
+int osd_client_op_alloc_data(struct osd_conn *oc, const struct frame_hdr *hdr,
+			     const ProtobufCMessage *msg, struct iovec *iov, int max_iov);
+/* Reply to a client op (once) and drop the op's base reference. */
+void osd_op_reply(struct osd_op *op, int rc);
+/* Reply without an op (pool exhausted): uses the connection's spare send. */
+void osd_conn_reply_busy(struct osd_conn *oc, uint16_t req_type, uint64_t tag, uint64_t req_id,
+			 int rc);
+/* Apply op's mutation to the local store (op->sreq). Takes a reference. Returns 0 or -errno. */
+int osd_op_submit_local(struct osd_op *op, st_req_cb cb);
+bool osd_op_is_mutation(uint32_t type);
+/* Validate offset/length/data of an object op. Returns 0 or -EINVAL/-ERANGE. */
+int osd_op_check_range(const struct osd_op *op);
+
+/* --- osd_primary.c --------------------------------------------------------- */
+/* Queue a validated client op on its PG and start it when its turn comes. */
+void osd_primary_submit(struct osd_op *op);
+/* A finished op leaves its PG's queue (called by osd_op_put). */
+void osd_primary_op_released(struct osd_op *op);
+/* Re-check ops waiting for min_size after a map change. */
+void osd_primary_map_changed(struct osd_reactor *r, struct osd_pg *pg);
+/* A replica's answer (or its connection's failure) for rep. */
+void osd_primary_rep_done(struct osd_rep *rep, int rc);
+/* Submit the PG log record of op (slot op->log_slot). Returns 0 (cb will run; takes a
+ * reference), 1 (nothing to write: the slot holds a newer entry) or -errno. */
+int osd_pglog_persist(struct osd_op *op, st_req_cb cb);
+
+/* --- osd_replica.c --------------------------------------------------------- */
+void osd_replica_op_recv(struct osd_conn *oc, const struct frame_hdr *hdr,
+			 const Tessera__RepOp *m, const struct iovec *data, int data_cnt);
+int osd_replica_alloc_data(struct osd_conn *oc, const struct frame_hdr *hdr,
+			   const ProtobufCMessage *msg, struct iovec *iov, int max_iov);
+/* The connection to reactor (seed % n) of OSD osd_id, made on demand. */
+struct osd_peer *osd_peer_get(struct osd_reactor *r, uint32_t osd_id, uint32_t seed);
+/* Send rep->send on the peer's connection and await the reply. Returns 0 or -errno. */
+int osd_peer_send(struct osd_peer *p, struct osd_rep *rep);
+void osd_peers_close_all(struct osd_reactor *r);
+
+/* --- osd_mon.c ------------------------------------------------------------- */
+int osd_mon_start(struct osd *osd);
+void osd_mon_stop(struct osd *osd);
+/* Posted by a reactor. */
+void osd_ctl_hb_part(void *ctx);
+void osd_ctl_reactor_exited(void *ctx);
+
+/* Version <-> proto. */
+static inline void
+osd_version_to_pb(uint64_t v, Tessera__Version *pb)
+{
+	pb->epoch = osd_version_epoch(v);
+	pb->seq = osd_version_seq(v);
+}
+
+#endif
