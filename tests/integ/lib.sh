@@ -85,21 +85,22 @@ tsr__reap() {
 }
 
 # A TCP port on 127.0.0.1 that nothing listens on now. Ports handed out in this
-# test are remembered, so two calls never return the same port.
-declare -A TSR_PORTS_USED=()
+# test are remembered in a file (so calls inside $(...) subshells count too),
+# and so is port+1000, which daemons with a second port (the monitor's Raft
+# port) use by default: two calls never return clashing ports.
 tsr_free_port() {
 	local base=${TSR_PORT_BASE:-$(( 20000 + (RANDOM * 32768 + RANDOM) % 30000 ))}
+	local used="$TSR_DIR/ports.used"
 	local p
+	touch "$used"
 	for (( p = base; p < base + 2000; p++ )); do
-		[ -n "${TSR_PORTS_USED[$p]:-}" ] && continue
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			# Nobody listens; also check it is bindable (not in TIME_WAIT use by a listener).
-			if ! ss -Htln "sport = :$p" 2>/dev/null | grep -q .; then
-				TSR_PORTS_USED[$p]=1
-				echo "$p"
-				return 0
-			fi
-		fi
+		grep -qx -e "$p" -e "$((p + 1000))" -e "$((p - 1000))" "$used" && continue
+		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
+		(exec 3<>"/dev/tcp/127.0.0.1/$((p + 1000))") 2>/dev/null && continue
+		ss -Htln "sport = :$p" 2>/dev/null | grep -q . && continue
+		printf '%s\n' "$p" >>"$used"
+		echo "$p"
+		return 0
 	done
 	tsr_fail "no free port near $base"
 }
