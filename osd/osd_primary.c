@@ -444,6 +444,10 @@ mutation_start(struct osd_op *op)
 		return;
 	}
 	if (up_members(r, pg) < pg->min_size) {
+		if (!op->waiting && !rt_timer_is_armed(&op->timer))
+			rt_warn_rl(RT_SS_OSD,
+				   "PG " DF_PGID ": %u of min_size %u members up: write waits",
+				   pg->pool, pg->seed, up_members(r, pg), pg->min_size);
 		wait_for_members(op);
 		return;
 	}

@@ -6,6 +6,7 @@
  *   tessera-osd-testcli run    --mon ADDR --pool NAME --objects N --state FILE
  *   tessera-osd-testcli resend --mon ADDR --pool NAME --state FILE
  *   tessera-osd-testcli verify --mon ADDR --pool NAME --objects N
+ *   tessera-osd-testcli write-one --mon ADDR --pool NAME --oid N --expect STATUS
  *
  * run: writes N objects and reads them back from the primary and from every
  * member of the acting set (OSD_OPF_LOCAL_READ); checks duplicate detection
@@ -17,6 +18,7 @@
  * resend: after the OSDs restarted, resends the saved request and checks it
  * is still answered from the log (same version, data unchanged).
  * verify: reads the N objects again from every member.
+ * write-one: one write of object N; its status must be STATUS (a number).
  *
  * Exit 0 when every check passed; prints "FAIL: ..." and exits 1 otherwise.
  */
@@ -355,6 +357,14 @@ op_run(const struct op_req *q, struct op_res *res)
 
 	for (int attempt = 0; attempt < 50; attempt++) {
 		rc = op_once(q, res, req_id);
+		if (rc == -ECONNREFUSED || rc == -ECONNRESET || rc == -ESHUTDOWN) {
+			/* An OSD restarting: refresh the map and retry (bounded). */
+			struct timespec ts = { 0, 100 * 1000000 };
+
+			nanosleep(&ts, NULL);
+			map_fetch(g_pool->name);
+			continue;
+		}
 		if (rc < 0)
 			fail("op %d on object %" PRIu64 ": %s", q->op, q->oid, rt_strerror(rc));
 		if (q->epoch_adj == 0 && q->seed_adj == 0 &&
@@ -662,7 +672,8 @@ int
 main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : "", *pool = "rbd", *state = NULL;
-	uint64_t n = 16;
+	uint64_t n = 16, one_oid = 0;
+	int expect = 0;
 
 	for (int i = 2; i + 1 < argc; i += 2) {
 		if (!strcmp(argv[i], "--mon"))
@@ -671,6 +682,10 @@ main(int argc, char **argv)
 			pool = argv[i + 1];
 		else if (!strcmp(argv[i], "--objects"))
 			n = strtoull(argv[i + 1], NULL, 0);
+		else if (!strcmp(argv[i], "--oid"))
+			one_oid = strtoull(argv[i + 1], NULL, 0);
+		else if (!strcmp(argv[i], "--expect"))
+			expect = atoi(argv[i + 1]);
 		else if (!strcmp(argv[i], "--state"))
 			state = argv[i + 1];
 		else
@@ -694,6 +709,14 @@ main(int argc, char **argv)
 		if (!state)
 			fail("resend needs --state FILE");
 		scenario_resend(state);
+	} else if (!strcmp(cmd, "write-one")) {
+		struct op_res r;
+
+		write_obj(one_oid, 4242, 0, &r);
+		printf("write of %" PRIu64 ": status %d\n", one_oid, r.status);
+		expect_status(&r, expect, "write-one");
+		if (expect == 0)
+			read_check(one_oid, 4242, -1, "write-one");
 	} else if (!strcmp(cmd, "verify")) {
 		verify_all(n, 1000);
 		printf("verified %" PRIu64 " objects on every replica\n", n);

@@ -17,7 +17,7 @@ CLI="${TSR_OSD_TESTCLI:-$(dirname "$TSR_BIN")/tests/integ/osd/tessera-osd-testcl
 
 mport=$(tsr_free_port)
 MONADDR="127.0.0.1:$mport"
-tsr_start mon "$MON" --id 1 --data "$TSR_DIR/mon" --listen "$MONADDR" --osd-grace 30s
+tsr_start mon "$MON" --id 1 --data "$TSR_DIR/mon" --listen "$MONADDR" --osd-grace 3s
 tsr_wait_port 127.0.0.1 "$mport" 10
 
 declare -A OPORT=()
@@ -26,7 +26,7 @@ start_osd() {
 	[ -n "${OPORT[$i]:-}" ] || { OPORT[$i]=$(tsr_free_port); tsr_free_port >/dev/null; }
 	tsr_start "osd$i" "$OSD" --mon "$MONADDR" --device "$TSR_DIR/osd$i.img" --size 128M \
 		--cores 2 --host "host$i" --port-base "${OPORT[$i]}" --io-buffers 16 --max-io 256K \
-		--op-timeout 5s
+		--op-timeout 6s
 }
 
 osds_up() {
@@ -54,8 +54,13 @@ for i in 1 2 3; do
 	grep -q "stopped cleanly" "$TSR_DIR/osd$i.log" || tsr_fail "osd$i: no clean stop logged"
 done
 
+boots() {
+	[ "$(grep -c "booted as" "$TSR_DIR/osd$1.log")" -ge "$2" ]
+}
+
 # Restart on the same files: same uuids, same ids, PG logs reloaded.
 for i in 1 2 3; do start_osd "$i"; done
+for i in 1 2 3; do tsr_wait_for 30 "osd$i booted again" -- boots "$i" 2; done
 tsr_wait_for 30 "3 OSDs up again" -- osds_up 3
 n=$("$OSDCTL" -m "$MONADDR" osd ls 2>/dev/null | grep -c "host")
 tsr_log "osd ls after restart: $n lines with a host"
@@ -67,7 +72,31 @@ tsr_wait_for 30 "PGs active+clean after restart" -- pgs_clean
 	tsr_fail "resend after restart"
 "$CLI" verify --mon "$MONADDR" --pool rbd --objects 40 || tsr_fail "verify after restart"
 
-for i in 1 2 3; do
-	tsr_stop "osd$i" TERM 20 || tsr_fail "osd$i did not exit cleanly (second stop)"
+# min_size 2: with two OSDs down a write waits, then fails with
+# STATUS_EPGINACTIVE (22) after --op-timeout; a write waiting when a member
+# comes back completes.
+osds_up_exact() {
+	local n
+	n=$("$OSDCTL" -m "$MONADDR" --timeout 2s osd ls 2>/dev/null | grep -cw up)
+	[ "$n" = "$1" ]
+}
+waits_logged() {
+	[ "$(grep -c "write waits" "$TSR_DIR/osd1.log")" -ge "$1" ]
+}
+tsr_stop osd2 TERM 20 || tsr_fail "osd2 did not exit cleanly"
+tsr_stop osd3 TERM 20 || tsr_fail "osd3 did not exit cleanly"
+tsr_wait_for 30 "osd2 and osd3 marked down" -- osds_up_exact 1
+"$CLI" write-one --mon "$MONADDR" --pool rbd --oid 5000 --expect 22 ||
+	tsr_fail "a write below min_size did not fail with EPGINACTIVE"
+nwaits=$(grep -c "write waits" "$TSR_DIR/osd1.log")
+"$CLI" write-one --mon "$MONADDR" --pool rbd --oid 5001 --expect 0 &
+bg=$!
+tsr_wait_for 20 "a write waiting for min_size" -- waits_logged $((nwaits + 1))
+start_osd 2
+wait "$bg" || tsr_fail "the waiting write did not complete once osd2 came back"
+tsr_log "a write below min_size waited and completed when a member returned"
+
+for i in 1 2; do
+	tsr_stop "osd$i" TERM 20 || tsr_fail "osd$i did not exit cleanly (last stop)"
 done
 tsr_pass
