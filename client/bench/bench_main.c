@@ -436,7 +436,7 @@ report(const struct bench_run *run, int exit_code, const char *target_info)
 		printf("  verify: %" PRIu64 " blocks checked during the run, %" PRIu64
 		       " in the read-back pass\n", s.verified_blocks, rb.verified_blocks);
 	if (target_info && *target_info)
-		printf("  target: %s\n", target_info);
+		printf("  target (job 0): %s\n", target_info);
 	fflush(stdout);
 }
 
