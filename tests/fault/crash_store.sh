@@ -11,6 +11,9 @@
 # one), and any newer, unacknowledged write must be complete within its
 # object, never torn, never garbage.
 #
+# The writer alternates libstore's durability modes round by round (fua, batch):
+# the same guarantees, different commit paths.
+#
 # Usage: crash_store.sh TESSERA_BENCH [ROUNDS]
 # Env:   TESSERA_CRASH_ROUNDS (default 20), TESSERA_CRASH_SEED (default: random),
 #        TESSERA_CRASH_TARGET (store | file: the test's own self-check on a plain file).
@@ -58,7 +61,9 @@ round=0
 total_acks=0
 for ((round = 1; round <= ROUNDS; round++)); do
 	before=$(stat -c %s "$ACK" 2>/dev/null || echo 0)
-	"$BENCH" "${common[@]}" --rw randwrite --bs 4k --bs-max 256k --iodepth 16 \
+	dur=()
+	[[ $TARGET == store ]] && { ((round % 2)) && dur=(--durability fua) || dur=(--durability batch); }
+	"$BENCH" "${common[@]}" "${dur[@]}" --rw randwrite --bs 4k --bs-max 256k --iodepth 16 \
 		--runtime 60 --verify --ack-log "$ACK" --seed $((SEED + round)) \
 		>"$TMP/writer.log" 2>&1 &
 	WPID=$!
@@ -88,6 +93,6 @@ for ((round = 1; round <= ROUNDS; round++)); do
 	if ! "$BENCH" "${common[@]}" --check-log "$ACK" >"$TMP/check.log" 2>&1; then
 		fail "check after the kill failed"
 	fi
-	echo "crash_store: round $round ok ($acks writes acknowledged before the kill)"
+	echo "crash_store: round $round ok ($acks writes acknowledged before the kill${dur[1]:+, ${dur[1]}})"
 done
 echo "crash_store: PASS: $ROUNDS rounds, $total_acks acknowledged writes checked (seed $SEED)"
