@@ -163,14 +163,21 @@ tsr_kill() {
 	tsr_stop "$1" KILL 5 || true
 }
 
-# tsr_wait_port HOST PORT TIMEOUT_S: poll until something accepts on HOST:PORT.
+# tsr_wait_port HOST PORT TIMEOUT_S [NAME]: poll until something accepts on
+# HOST:PORT; with NAME, fail at once if that daemon has exited.
 tsr_wait_port() {
-	local host=$1 port=$2 timeout=${3:-10}
-	tsr_wait_for "$timeout" "$host:$port accepting" -- bash -c "exec 3<>/dev/tcp/$host/$port" 2>/dev/null
+	local host=$1 port=$2 timeout=${3:-10} name=${4:-}
+	TSR_WAIT_DAEMON=$name tsr_wait_for "$timeout" "$host:$port accepting" -- \
+		tsr__probe_port "$host" "$port"
+}
+
+tsr__probe_port() {
+	(exec 3<>"/dev/tcp/$1/$2") 2>/dev/null
 }
 
 # tsr_wait_for TIMEOUT_S DESCRIPTION -- CMD [ARGS...]: poll CMD until it succeeds
-# or the deadline passes (then fail the test with DESCRIPTION).
+# or the deadline passes (then fail the test with DESCRIPTION). If
+# TSR_WAIT_DAEMON names a daemon, fail as soon as it is no longer running.
 tsr_wait_for() {
 	local timeout=$1 what=$2
 	shift 2
@@ -178,10 +185,14 @@ tsr_wait_for() {
 	local start=$(date +%s%N)
 	local deadline=$(( start + timeout * 1000000000 ))
 	local delay=0.02
+	local daemon=${TSR_WAIT_DAEMON:-}
 	while :; do
 		if "$@" >/dev/null 2>&1; then
 			TSR_WAITED_MS=$(( ($(date +%s%N) - start) / 1000000 ))
 			return 0
+		fi
+		if [ -n "$daemon" ] && ! tsr_is_running "$daemon"; then
+			tsr_fail "$daemon exited while waiting for: $what"
 		fi
 		[ "$(date +%s%N)" -ge "$deadline" ] && tsr_fail "timed out after ${timeout}s waiting for: $what"
 		sleep "$delay"

@@ -23,12 +23,20 @@ s.bind(('127.0.0.1', $p1)); s.listen(8)
 while True:
     c, _ = s.accept(); c.sendall(b'hello\n'); c.close()
 "
-tsr_wait_port 127.0.0.1 "$p1" 10
+tsr_wait_port 127.0.0.1 "$p1" 10 listener
 reply=$(exec 3<>/dev/tcp/127.0.0.1/$p1 && head -n1 <&3)
 tsr_assert_eq "$reply" "hello" "listener reply"
 tsr_assert "listener running" -- tsr_is_running listener
 tsr_stop listener TERM 5 || true
 tsr_is_running listener && tsr_fail "listener still running after stop"
+
+# A daemon that dies is reported at once, not after the timeout.
+tsr_start dies false
+if (tsr_wait_port 127.0.0.1 "$p2" 30 dies) 2>"$TSR_DIR/dies.err"; then
+	tsr_fail "waiting on a dead daemon succeeded"
+fi
+grep -q "dies exited while waiting" "$TSR_DIR/dies.err" || tsr_fail "dead daemon not reported"
+unset "TSR_PIDS[dies]"
 
 # A failing child test must not leave its daemon behind.
 pidfile="$TSR_DIR/child.pid"
