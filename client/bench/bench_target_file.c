@@ -2,7 +2,9 @@
  * The "file" target: a plain file or block device through io_uring with
  * O_DIRECT, on the job's reactor. It is the baseline that every other target
  * is compared with (it should match fio --ioengine=io_uring --direct=1).
- * --durability dsync sets RWF_DSYNC on writes (fio --sync=dsync).
+ * --durability dsync sets RWF_DSYNC on writes (fio --sync=dsync);
+ * --durability fdatasync follows every write with an fdatasync before it
+ * completes (fio --fdatasync=1).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +22,7 @@ struct bench_target {
 	uint64_t offset;      /* --offset: added to every I/O */
 	int fd;
 	int rw_flags;
+	bool fdatasync;
 	unsigned inflight;
 };
 
@@ -27,18 +30,23 @@ struct file_io {
 	struct rt_io rtio;
 	struct bench_target *t;
 	struct bench_io *io;
+	bool syncing;         /* the write is done, its fdatasync is in flight */
 };
 _Static_assert(sizeof(struct file_io) <= BENCH_TARGET_PRIV_BYTES, "file_io fits");
 
 static int
-file_durability(const char *d, int *rw_flags)
+file_durability(const char *d, int *rw_flags, bool *fdatasync)
 {
-	if (!d || !strcmp(d, "none") || !strcmp(d, "default")) {
-		*rw_flags = 0;
+	*rw_flags = 0;
+	*fdatasync = false;
+	if (!d || !strcmp(d, "none") || !strcmp(d, "default"))
 		return 0;
-	}
 	if (!strcmp(d, "dsync")) {
 		*rw_flags = RWF_DSYNC;
+		return 0;
+	}
+	if (!strcmp(d, "fdatasync")) {
+		*fdatasync = true;
 		return 0;
 	}
 	return -EINVAL;
@@ -49,10 +57,11 @@ file_prepare(const struct bench_cfg *cfg, uint64_t *total_bytes, bool *created)
 {
 	struct stat sb;
 	int fd, rc, flags;
+	bool fds;
 
-	if (file_durability(cfg->durability, &flags) < 0) {
+	if (file_durability(cfg->durability, &flags, &fds) < 0) {
 		fprintf(stderr, "tessera-bench: --durability: '%s': the file target knows "
-				"none|dsync\n", cfg->durability);
+				"none|dsync|fdatasync\n", cfg->durability);
 		return -EINVAL;
 	}
 	*created = false;
@@ -106,7 +115,7 @@ file_open(const struct bench_target_params *p, struct bench_target **out)
 		return -ENOMEM;
 	t->r = p->reactor;
 	t->offset = p->cfg->offset;
-	rc = file_durability(p->cfg->durability, &t->rw_flags);
+	rc = file_durability(p->cfg->durability, &t->rw_flags, &t->fdatasync);
 	if (rc < 0)
 		goto out_free;
 	t->fd = open(p->cfg->file, O_RDWR | O_DIRECT | O_CLOEXEC);
@@ -127,9 +136,23 @@ file_io_done(struct rt_io *rtio, int32_t res, uint32_t cqe_flags)
 	struct file_io *fio = (struct file_io *)rtio;
 	struct bench_io *io = fio->io;
 
-	fio->t->inflight--;
+	if (fio->syncing) {
+		fio->syncing = false;
+		fio->t->inflight--;
+		io->cb(io, res < 0 ? res : 0);
+		return;
+	}
 	if (res >= 0 && (uint32_t)res != io->len_bytes)
 		res = -EIO; /* short transfer: past the end of the device */
+	if (res >= 0 && io->write && fio->t->fdatasync) {
+		struct io_uring_sqe *sqe = rt_reactor_get_sqe(fio->t->r);
+
+		io_uring_prep_fsync(sqe, fio->t->fd, IORING_FSYNC_DATASYNC);
+		rt_io_set(sqe, &fio->rtio);
+		fio->syncing = true;
+		return;
+	}
+	fio->t->inflight--;
 	io->cb(io, res < 0 ? res : 0);
 }
 
@@ -141,6 +164,7 @@ file_submit(struct bench_target *t, struct bench_io *io)
 	struct io_uring_sqe *sqe = rt_reactor_get_sqe(t->r);
 
 	fio->rtio.cb = file_io_done;
+	fio->syncing = false;
 	fio->t = t;
 	fio->io = io;
 	if (io->write) {
