@@ -58,7 +58,18 @@ _Static_assert(sizeof(struct st_sb) == 256, "st_sb size");
  * n_objects st_ckpt_obj, n_blocks st_ckpt_blk, n_meta st_ckpt_meta records.
  * crc covers used_bytes from the slot start (with crc = 0).
  * Replay starts at journal block counter journal_head (position
- * journal_head % journal_blks) with record seq journal_seq and gen == gen.
+ * journal_head % journal_blks) with record seq journal_seq and record
+ * generation journal_gen (gen when journal_gen is 0: checkpoints written
+ * before the field existed).
+ *
+ * gen counts checkpoints (it picks the slot); journal_gen counts runs: open
+ * bumps it in the checkpoint it writes after recovery, so no record of an
+ * earlier run is ever replayed again, while the checkpoints a run writes in
+ * the background keep it, so the records written while one was in progress
+ * replay after the previous checkpoint as well as after the new one.
+ * A checkpoint is fuzzy (docs/libstore.md): it may hold the effect of
+ * records at or after journal_head, which replay applies again (every entry
+ * sets absolute state, so replay is idempotent).
  */
 struct st_ckpt_hdr {
 	uint32_t magic;
@@ -73,7 +84,8 @@ struct st_ckpt_hdr {
 	uint64_t n_blocks;
 	uint64_t n_meta;
 	uint64_t used_bytes;
-	uint8_t reserved[40];
+	uint64_t journal_gen;
+	uint8_t reserved[32];
 };
 _Static_assert(sizeof(struct st_ckpt_hdr) == 128, "st_ckpt_hdr size");
 

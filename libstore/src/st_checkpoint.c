@@ -1,24 +1,37 @@
 /*
- * Checkpoints: the journal is trimmed by writing a full image of the index and
- * the metadata table to the inactive checkpoint slot.
+ * Checkpoints: the journal is trimmed by writing an image of the index and the
+ * metadata table to the inactive checkpoint slot. They run in the background:
+ * reads and writes go on while a checkpoint works.
  *
- * A checkpoint quiesces the store: once requested, new operations wait in the
- * queue; when the in-flight ones have completed (and the journal is idle) it
- *   1. flushes every block whose current copy lives in the journal to its home
- *      block in the data area ("later flushed in place"), in batches of
- *      ST_CKPT_FLUSH_PAR blocks (read from the journal, write home),
- *   2. flushes the device cache, so the homes are durable before the
- *      checkpoint that points at them,
- *   3. serialises the index into the slot (gen+1) & 1 and writes it, then
- *      flushes again,
- *   4. moves the journal tail to the head: the next records carry gen+1, so
- *      every older record becomes stale.
- * A crash at any step leaves the previous checkpoint and its journal intact:
- * the in-place writes of step 1 may be torn, but replay points those blocks
- * back at their journal copies.
- *
- * The stall is the price of simplicity: it is proportional to the index size
- * and to the small-write data in the journal (docs/libstore.md).
+ * A checkpoint starts at a record boundary P: the first record not yet
+ * applied to the index (the record in flight, else the journal head), with
+ * sequence number S. It
+ *   1. scans the block table (ST_CK_SCAN_SLOTS slots per reactor turn) for
+ *      blocks whose current copy is in the journal in a record before P, and
+ *      copies them to their home blocks ("later flushed in place"),
+ *      ST_CKPT_FLUSH_PAR at a time (read from the journal, write home); a
+ *      copy takes effect (cur = home) only if the block still points at the
+ *      journal copy that was read, and a home freed meanwhile stays allocated
+ *      (pinned) until its write is done, so it is never reused under it;
+ *   2. flushes the device cache, so the homes are durable before the image
+ *      that points at them;
+ *   3. serialises the index in one go (a fuzzy image: it may already hold the
+ *      effect of records after P; blocks whose data is in the journal after P
+ *      are left out, as the replay of those records maps them) into the slot
+ *      (gen+1) & 1 with replay start (P, S), writes it and flushes again; if
+ *      the table moved a block of a record before P behind the scan (hash
+ *      table deletions shift entries), it scans again instead;
+ *   4. moves the journal tail to P.
+ * The journal from the previous checkpoint's start to the head stays live
+ * (no record there is overwritten) until step 4, and records keep their
+ * generation (st_store.jgen) across background checkpoints, so a crash at any
+ * step recovers from the previous checkpoint and replays every record since
+ * its start, including those written during this checkpoint. Replay is
+ * idempotent (every entry sets absolute state), which makes a fuzzy image
+ * plus the records from P exact. Only operations that find no room in the
+ * journal wait for a checkpoint (back-pressure): a checkpoint is requested
+ * when the live journal passes half the ring, so with the other half of the
+ * ring as room that is rare.
  */
 #include <errno.h>
 #include <string.h>
@@ -28,13 +41,25 @@
 #include "rt_log.h"
 #include "st_int.h"
 
-static void st_ck_flush_scan(struct st_store *st);
+static void st_ck_scan_step(struct st_store *st);
 static void st_ck_done(struct st_store *st, int rc);
 
 static bool
 st_blk_in_journal(const struct st_store *st, uint32_t b)
 {
 	return b >= st->sb.journal_blk && b < st->sb.journal_blk + st->sb.journal_blks;
+}
+
+/* Is journal block b (holding a live block's current data) in a record
+ * before the checkpoint's start P? Live journal blocks lie in [jtail, jhead). */
+static bool
+st_ck_before_start(const struct st_store *st, uint32_t b)
+{
+	uint64_t J = st->sb.journal_blks;
+	uint64_t pos = b - st->sb.journal_blk;
+	uint64_t cnt = st->jtail + (pos + J - st->jtail % J) % J;
+
+	return cnt < st->ck_head;
 }
 
 static void
@@ -51,6 +76,30 @@ st_ck_bio(struct st_store *st, struct st_bio *b, enum st_bio_op op, uint64_t blk
 }
 
 static void
+st_ck_release_pinned(struct st_store *st)
+{
+	for (uint32_t i = 0; i < st->ck_npinned; i++)
+		st__alloc_put_deferred(&st->alloc, st->ck_pinned[i]);
+	st->ck_npinned = 0;
+}
+
+bool
+st__ckpt_pin(struct st_store *st, uint32_t home)
+{
+	if (st->ck_phase != ST_CK_FLUSH_READ && st->ck_phase != ST_CK_FLUSH_WRITE)
+		return false;
+	for (uint32_t i = 0; i < st->ck_nflush; i++) {
+		if (st->ck_fl[i].home == home) {
+			if (st->ck_npinned < ST_CKPT_FLUSH_PAR)
+				st->ck_pinned[st->ck_npinned++] = home;
+			/* else cannot happen: each home is freed at most once */
+			return true;
+		}
+	}
+	return false;
+}
+
+static void
 st_ck_submit(struct st_store *st, uint32_t n)
 {
 	st->ck_pending = n;
@@ -60,13 +109,21 @@ st_ck_submit(struct st_store *st, uint32_t n)
 			if (!st->ck_rc)
 				st->ck_rc = rc;
 			st->ck_pending -= n - i;
-			if (st->ck_pending == 0)
+			if (st->ck_pending == 0) {
+				st_ck_release_pinned(st);
 				st_ck_done(st, st->ck_rc);
+			}
 			return;
 		}
 	}
 }
 
+/*
+ * Serialise the index. Returns the image's length in blocks, 0 if it does
+ * not fit the slot (cannot happen: slots are sized for the worst case), or
+ * UINT64_MAX if a block of a record before P is still in the journal (the
+ * scan missed it: scan again).
+ */
 static uint64_t
 st_ck_serialize(struct st_store *st, uint64_t new_gen)
 {
@@ -76,6 +133,13 @@ st_ck_serialize(struct st_store *st, uint64_t new_gen)
 	uint64_t off = sizeof(*h), nobj = 0, nblk = 0, nmeta = 0;
 	uint64_t cap = st->ck_buf_bytes;
 
+	/* Check first: nothing is modified if the scan has to run again. */
+	for (uint64_t i = 0; i < ix->blk_cap; i++) {
+		struct st_bent *b = &ix->blks[i];
+		if (b->lblock != ST_NONE && b->cur != b->home && st_blk_in_journal(st, b->cur) &&
+		    st_ck_before_start(st, b->cur))
+			return UINT64_MAX;
+	}
 	memset(h, 0, sizeof(*h));
 	for (uint64_t i = 0; i < ix->obj_cap; i++) {
 		struct st_obj *o = &ix->objs[i];
@@ -93,11 +157,11 @@ st_ck_serialize(struct st_store *st, uint64_t new_gen)
 	}
 	for (uint64_t i = 0; i < ix->blk_cap; i++) {
 		struct st_bent *b = &ix->blks[i];
-		if (b->lblock == ST_NONE)
-			continue;
+		if (b->lblock == ST_NONE || b->home == ST_NONE || b->cur != b->home)
+			continue; /* data in the journal after P: its record maps it */
 		struct st_obj *o = st__obj_find(ix, b->pool, b->oid);
-		if (!o || b->home == ST_NONE || b->cur != b->home)
-			continue; /* cannot happen after the flush phase */
+		if (!o)
+			continue; /* cannot happen */
 		if (off + sizeof(struct st_ckpt_blk) > cap)
 			return 0;
 		struct st_ckpt_blk *cb = (struct st_ckpt_blk *)(p + off);
@@ -129,8 +193,9 @@ st_ck_serialize(struct st_store *st, uint64_t new_gen)
 	h->hdr_bytes = sizeof(*h);
 	memcpy(h->uuid, st->sb.uuid, 16);
 	h->gen = new_gen;
-	h->journal_head = st->jhead;
-	h->journal_seq = st->next_seq;
+	h->journal_gen = st->jgen;
+	h->journal_head = st->ck_head;
+	h->journal_seq = st->ck_seq;
 	h->n_objects = nobj;
 	h->n_blocks = nblk;
 	h->n_meta = nmeta;
@@ -145,63 +210,104 @@ st_ck_serialize(struct st_store *st, uint64_t new_gen)
 static void
 st_ck_done(struct st_store *st, int rc)
 {
-	struct st_req *w[16];
+	struct st_req *w[ST_CK_WAITERS];
 	uint32_t nw = st->n_ck_waiters;
 
 	if (rc == 0) {
 		st->gen++;
-		st->jtail = st->jhead;
+		st->jtail = st->ck_head;
 		st->row_blks_window = 0;
 		st->stats.checkpoints++;
 	} else {
-		rt_err(RT_SS_STORE, "checkpoint failed: " DF_RC, DP_RC(rc));
+		/* Sticky, like a failed journal write: the device failed (or the
+		 * index is corrupt); retrying would only spin. */
+		if (!st->failed)
+			rt_err(RT_SS_STORE, "checkpoint failed: " DF_RC "; store is now failed",
+			       DP_RC(rc));
+		st->failed = rc;
 	}
 	st->ck_phase = ST_CK_IDLE;
-	st->ck_requested = false;
 	st->ck_rc = rc;
 	memcpy(w, st->ck_waiters, sizeof(w[0]) * nw);
 	st->n_ck_waiters = 0;
+	/* Requests made while this one ran were for journal room or for the
+	 * half-ring threshold; the operations that need room ask again. */
+	st->ck_requested = st->n_ck_next > 0;
 	for (uint32_t i = 0; i < nw; i++)
 		w[i]->cb(w[i], rc);
+	if (st->failed) {
+		/* No checkpoint will start again: fail the queued requests. */
+		nw = st->n_ck_next;
+		memcpy(w, st->ck_next, sizeof(w[0]) * nw);
+		st->n_ck_next = 0;
+		st->ck_requested = false;
+		for (uint32_t i = 0; i < nw; i++)
+			w[i]->cb(w[i], st->failed);
+	}
+	st__ckpt_maybe_start(st);
 	st__wq_drain(st);
 	st__journal_kick(st);
+}
+
+static void
+st_ck_flush_written(struct st_store *st)
+{
+	for (uint32_t i = 0; i < st->ck_nflush; i++) {
+		const struct st_ck_flush *f = &st->ck_fl[i];
+		struct st_bent *b = st__blk_find(&st->idx, f->pool, f->oid, f->lblock);
+
+		/* Not rewritten, unmapped or deleted since it was read? */
+		if (b && b->cur == f->src && b->home == f->home)
+			b->cur = b->home;
+	}
+	st_ck_release_pinned(st);
+	st->ck_nflush = 0;
 }
 
 static void
 st_ck_io_done(struct st_bio *bio, int res)
 {
 	struct st_store *st = bio->ctx;
-	int rc;
 
 	if (res < 0 && !st->ck_rc)
 		st->ck_rc = res;
 	if (--st->ck_pending)
 		return;
 	if (st->ck_rc) {
+		st->ck_nflush = 0;
+		st_ck_release_pinned(st);
 		st_ck_done(st, st->ck_rc);
 		return;
 	}
 	switch (st->ck_phase) {
 	case ST_CK_FLUSH_READ:
 		st->ck_phase = ST_CK_FLUSH_WRITE;
-		for (uint32_t i = 0; i < st->ck_nflush; i++) {
-			struct st_bent *b = &st->idx.blks[st->ck_slot_idx[i]];
-			st_ck_bio(st, &st->ck_bios[i], ST_BIO_WRITE, b->home,
+		for (uint32_t i = 0; i < st->ck_nflush; i++)
+			st_ck_bio(st, &st->ck_bios[i], ST_BIO_WRITE, st->ck_fl[i].home,
 				  st->ck_fbuf + (uint64_t)i * ST_BLK, 1, st_ck_io_done);
-		}
 		st_ck_submit(st, st->ck_nflush);
 		return;
 	case ST_CK_FLUSH_WRITE:
-		for (uint32_t i = 0; i < st->ck_nflush; i++) {
-			struct st_bent *b = &st->idx.blks[st->ck_slot_idx[i]];
-			b->cur = b->home;
-		}
-		st_ck_flush_scan(st);
+		st_ck_flush_written(st);
+		st->ck_phase = ST_CK_SCAN;
+		st_ck_scan_step(st);
 		return;
 	case ST_CK_DEVFLUSH1: {
 		uint64_t new_gen = st->gen + 1;
 		uint64_t nblks = st_ck_serialize(st, new_gen);
 
+		if (nblks == UINT64_MAX) {
+			/* A block moved behind the scan: scan again (bounded: the
+			 * blocks before P only ever get fewer). */
+			if (++st->ck_passes > 1000) {
+				st_ck_done(st, -RT_ECORRUPT);
+				return;
+			}
+			st->ck_scan = 0;
+			st->ck_phase = ST_CK_SCAN;
+			st_ck_scan_step(st);
+			return;
+		}
 		if (nblks == 0) {
 			st_ck_done(st, -ENOSPC);
 			return;
@@ -219,8 +325,7 @@ st_ck_io_done(struct st_bio *bio, int res)
 		st_ck_submit(st, 1);
 		return;
 	case ST_CK_DEVFLUSH2:
-		rc = 0;
-		st_ck_done(st, rc);
+		st_ck_done(st, 0);
 		return;
 	default:
 		return;
@@ -228,17 +333,33 @@ st_ck_io_done(struct st_bio *bio, int res)
 }
 
 static void
-st_ck_flush_scan(struct st_store *st)
+st_ck_scan_fn(void *ctx)
+{
+	st_ck_scan_step(ctx);
+}
+
+/* Scan up to ST_CK_SCAN_SLOTS slots; issue the reads of what was found, or
+ * yield to the reactor and go on, or, at the end, flush the device. */
+static void
+st_ck_scan_step(struct st_store *st)
 {
 	struct st_index *ix = &st->idx;
+	uint64_t end = st->ck_scan + ST_CK_SCAN_SLOTS;
 	uint32_t n = 0;
 
-	for (; st->ck_scan < ix->blk_cap && n < ST_CKPT_FLUSH_PAR; st->ck_scan++) {
+	if (end > ix->blk_cap)
+		end = ix->blk_cap;
+	for (; st->ck_scan < end && n < ST_CKPT_FLUSH_PAR; st->ck_scan++) {
 		struct st_bent *b = &ix->blks[st->ck_scan];
 		if (b->lblock == ST_NONE || b->cur == b->home || b->home == ST_NONE ||
-		    !st_blk_in_journal(st, b->cur))
+		    !st_blk_in_journal(st, b->cur) || !st_ck_before_start(st, b->cur))
 			continue;
-		st->ck_slot_idx[n] = (uint32_t)st->ck_scan;
+		struct st_ck_flush *f = &st->ck_fl[n];
+		f->pool = b->pool;
+		f->oid = b->oid;
+		f->lblock = b->lblock;
+		f->src = b->cur;
+		f->home = b->home;
 		st_ck_bio(st, &st->ck_bios[n], ST_BIO_READ, b->cur, st->ck_fbuf + (uint64_t)n * ST_BLK,
 			  1, st_ck_io_done);
 		n++;
@@ -249,29 +370,55 @@ st_ck_flush_scan(struct st_store *st)
 		st_ck_submit(st, n);
 		return;
 	}
+	if (st->ck_scan < ix->blk_cap) {
+		rt_reactor_defer(st->r, &st->ck_msg, st_ck_scan_fn, st);
+		return;
+	}
 	st->ck_phase = ST_CK_DEVFLUSH1;
 	st_ck_bio(st, &st->ck_bios[0], ST_BIO_FLUSH, 0, NULL, 0, st_ck_io_done);
 	st->stats.dev_flushes++;
 	st_ck_submit(st, 1);
 }
 
+/* Deferred start: the checkpoint's start point is taken outside of whatever
+ * operation requested it. */
+static void
+st_ck_begin_fn(void *ctx)
+{
+	struct st_store *st = ctx;
+
+	if (st->flying) {
+		st->ck_head = st->flying->pos;
+		st->ck_seq = st->flying->seq;
+	} else {
+		st->ck_head = st->jhead;
+		st->ck_seq = st->next_seq;
+	}
+	st->ck_scan = 0;
+	st->ck_passes = 0;
+	st_ck_scan_step(st);
+}
+
 void
 st__ckpt_maybe_start(struct st_store *st)
 {
-	if (!st->ck_requested || st->ck_phase != ST_CK_IDLE || st->inflight ||
-	    !st__journal_idle(st))
+	if (!st->ck_requested || st->ck_phase != ST_CK_IDLE || st->failed)
 		return;
-	st->ck_phase = ST_CK_WAIT;
+	st->ck_requested = false;
+	st->ck_phase = ST_CK_SCAN;
 	st->ck_rc = 0;
-	st->ck_scan = 0;
-	st_ck_flush_scan(st);
+	st->ck_nflush = 0;
+	st->ck_npinned = 0;
+	/* Requests made so far are served by this checkpoint. */
+	memcpy(st->ck_waiters, st->ck_next, sizeof(st->ck_next[0]) * st->n_ck_next);
+	st->n_ck_waiters = st->n_ck_next;
+	st->n_ck_next = 0;
+	rt_reactor_defer(st->r, &st->ck_msg, st_ck_begin_fn, st);
 }
 
 void
 st__ckpt_request(struct st_store *st)
 {
-	if (st->ck_requested)
-		return;
 	st->ck_requested = true;
 	st__ckpt_maybe_start(st);
 }
@@ -315,13 +462,12 @@ st_checkpoint(struct st_store *st, st_req_cb cb, struct st_req *req)
 		return -EINVAL;
 	if (st->failed)
 		return st->failed;
-	if (st->n_ck_waiters >= 16)
+	if (st->n_ck_next >= ST_CK_WAITERS)
 		return -EBUSY;
 	req->cb = cb;
-	st->ck_waiters[st->n_ck_waiters++] = req;
-	/* The completion always comes from an I/O callback, never from here. */
-	if (st->ck_phase == ST_CK_IDLE)
-		st->ck_requested = false;
+	/* Served by the next checkpoint to start (one already running started
+	 * before this call); the completion always comes from an I/O callback. */
+	st->ck_next[st->n_ck_next++] = req;
 	st__ckpt_request(st);
 	return 0;
 }

@@ -263,6 +263,7 @@ st_ckpt_empty(const struct st_sb *sb, uint64_t gen, void *buf)
 	h->hdr_bytes = sizeof(*h);
 	memcpy(h->uuid, sb->uuid, 16);
 	h->gen = gen;
+	h->journal_gen = gen;
 	h->journal_head = 0;
 	h->journal_seq = 1;
 	h->used_bytes = sizeof(*h);

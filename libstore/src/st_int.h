@@ -142,7 +142,7 @@ struct st_jbuf {
 
 enum st_ckpt_phase {
 	ST_CK_IDLE = 0,
-	ST_CK_WAIT,   /* waiting for in-flight ops to drain */
+	ST_CK_SCAN,       /* looking for journal-resident blocks to flush home */
 	ST_CK_FLUSH_READ,
 	ST_CK_FLUSH_WRITE,
 	ST_CK_DEVFLUSH1,
@@ -150,8 +150,16 @@ enum st_ckpt_phase {
 	ST_CK_DEVFLUSH2,
 };
 
-struct st_ckpt_waiter {
-	struct st_req *req;
+#define ST_CK_WAITERS 16u
+#define ST_CK_SCAN_SLOTS 32768u /* hash slots examined per reactor turn */
+
+/* A block being copied from the journal to its home by a checkpoint. */
+struct st_ck_flush {
+	uint64_t oid;
+	uint32_t pool;
+	uint32_t lblock;
+	uint32_t src;  /* journal block read */
+	uint32_t home; /* data block written */
 };
 
 struct st_store {
@@ -173,8 +181,9 @@ struct st_store {
 
 	/* journal */
 	uint64_t jhead;  /* monotonic block counter of the next record */
-	uint64_t jtail;  /* head counter at the last checkpoint */
-	uint64_t gen;
+	uint64_t jtail;  /* replay start of the newest durable checkpoint */
+	uint64_t gen;    /* checkpoint generation (slot gen & 1) */
+	uint64_t jgen;   /* record generation: bumped by each open */
 	uint64_t next_seq;
 	uint64_t row_blks_window;
 	struct st_jbuf jb[2];
@@ -188,20 +197,27 @@ struct st_store {
 	struct st_iop *wq_head, *wq_tail; /* ops waiting (space, checkpoint) */
 	bool draining;
 
-	/* checkpoint */
+	/* checkpoint (st_checkpoint.c) */
 	enum st_ckpt_phase ck_phase;
 	bool ck_requested;
 	int ck_rc;
+	uint64_t ck_head;   /* P: replay start of the checkpoint being written */
+	uint64_t ck_seq;    /* seq of the record at P */
+	uint32_t ck_passes; /* scan passes of this checkpoint */
 	uint8_t *ck_buf;
 	uint64_t ck_buf_bytes;
 	uint64_t ck_scan;
 	uint32_t ck_nflush;
 	uint32_t ck_pending;
-	uint32_t ck_slot_idx[ST_CKPT_FLUSH_PAR];
+	struct st_ck_flush ck_fl[ST_CKPT_FLUSH_PAR];
+	uint32_t ck_pinned[ST_CKPT_FLUSH_PAR]; /* freed homes still being written */
+	uint32_t ck_npinned;
 	uint8_t *ck_fbuf; /* ST_CKPT_FLUSH_PAR blocks */
 	struct st_bio ck_bios[ST_CKPT_FLUSH_PAR + 1];
-	struct st_req *ck_waiters[16];
+	struct st_req *ck_waiters[ST_CK_WAITERS]; /* of the running checkpoint */
 	uint32_t n_ck_waiters;
+	struct st_req *ck_next[ST_CK_WAITERS];    /* for the next one */
+	uint32_t n_ck_next;
 	struct rt_msg ck_msg;
 
 	struct st_stats stats;
@@ -271,6 +287,9 @@ void st__apply_entry(struct st_store *st, const struct st_jent *e, uint64_t rec_
 /* checkpoint (st_checkpoint.c) and recovery (st_recover.c) */
 void st__ckpt_request(struct st_store *st);
 void st__ckpt_maybe_start(struct st_store *st);
+/* A home block is being freed: true if a checkpoint is still writing it (it
+ * is then released when that write is done), false to free it now. */
+bool st__ckpt_pin(struct st_store *st, uint32_t home);
 int st__ckpt_sync(struct st_store *st);
 int st__recover(struct st_store *st);
 

@@ -24,9 +24,11 @@
  * operations are applied to the index (in journal order) and their callbacks
  * run.
  *
- * Space: the ring between the last checkpoint (jtail) and jhead is live. When
- * it passes half the ring a checkpoint is requested; an entry that does not
- * fit waits for it.
+ * Space: the ring between the replay start of the newest durable checkpoint
+ * (jtail) and jhead is live, including everything written while a checkpoint
+ * runs in the background. When it passes half the ring a checkpoint is
+ * requested; only an entry that does not fit waits (for the checkpoint to
+ * move jtail).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -152,8 +154,6 @@ st__journal_add(struct st_store *st, struct st_iop *op, uint32_t ent_bytes, uint
 		jb->head = op;
 	jb->tail = op;
 	st__journal_kick(st);
-	/* Request a checkpoint only now that the entry is in the record: the
-	 * checkpoint must not start before this operation completes. */
 	if (live > st->sb.journal_blks / 2)
 		st__ckpt_request(st);
 	return e;
@@ -212,7 +212,7 @@ st_journal_issue(struct st_store *st, struct st_jbuf *jb)
 	h->version = ST_FORMAT_VERSION;
 	h->len_blks = jb->len_blks;
 	memcpy(h->uuid, st->sb.uuid, 16);
-	h->gen = st->gen;
+	h->gen = st->jgen;
 	h->seq = jb->seq;
 	h->hdr_blks = hdr_blks;
 	h->n_entries = jb->n_entries;

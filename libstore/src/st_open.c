@@ -99,8 +99,9 @@ st_open(const struct st_opts *opts, struct rt_reactor *r, struct st_store **out)
 	if (rc < 0)
 		goto out_free;
 	/* A fresh checkpoint: flushes replayed small writes home and starts a new
-	 * journal generation, so that no record of the crashed run is ever
-	 * replayed again. */
+	 * record generation, so that no record of the crashed run is ever
+	 * replayed again (nothing is in flight: it starts at the journal head). */
+	st->jgen++;
 	rc = st__ckpt_sync(st);
 	if (rc < 0)
 		goto out_free;

@@ -122,6 +122,7 @@ st_load_ckpt(struct st_store *st)
 		off += st__meta_rec_bytes(cm->key_len, cm->val_len);
 	}
 	st->gen = h->gen;
+	st->jgen = h->journal_gen ? h->journal_gen : h->gen;
 	st->jhead = st->jtail = h->journal_head;
 	st->next_seq = h->journal_seq;
 	rt_info(RT_SS_STORE, "checkpoint gen %llu: %llu objects, %llu blocks, %llu metadata keys",
@@ -247,7 +248,7 @@ st_read_record(struct st_store *st, uint64_t cnt, uint64_t seq, uint8_t *buf)
 	if (rc < 0)
 		return rc;
 	if (h->magic != ST_JREC_MAGIC || h->version != ST_FORMAT_VERSION ||
-	    memcmp(h->uuid, st->sb.uuid, 16) || h->gen != st->gen || h->seq != seq)
+	    memcmp(h->uuid, st->sb.uuid, 16) || h->gen != st->jgen || h->seq != seq)
 		return 0;
 	if (h->hdr_blks == 0 || h->len_blks < h->hdr_blks ||
 	    (uint64_t)h->hdr_blks * ST_BLK > ST_JREC_HDR_MAX ||

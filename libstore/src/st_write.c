@@ -23,7 +23,7 @@ st_align8(uint32_t n)
 static void
 st_free_home(struct st_store *st, uint32_t home)
 {
-	if (home == ST_NONE || st->replaying)
+	if (home == ST_NONE || st->replaying || st__ckpt_pin(st, home))
 		return;
 	st__alloc_put_deferred(&st->alloc, home);
 }
@@ -528,7 +528,7 @@ st__wq_drain(struct st_store *st)
 	if (st->draining)
 		return;
 	st->draining = true;
-	for (unsigned guard = 0; st->wq_head && !st->ck_requested && guard < 1000000; guard++) {
+	for (unsigned guard = 0; st->wq_head && guard < 1000000; guard++) {
 		struct st_iop *op = st->wq_head;
 		int rc;
 
@@ -591,7 +591,7 @@ st_submit(struct st_store *st, struct st_req *req)
 	memset(op, 0, offsetof(struct st_iop, homes));
 	op->req = req;
 	op->st = st;
-	if (st->wq_head || st->ck_requested) {
+	if (st->wq_head) {
 		st->stats.queued++;
 		st_wq_push(st, op, false);
 		return 0;

@@ -15,8 +15,15 @@
  * At most one operation per object is in flight (the OSD's ordering), so the
  * model of an object is its acknowledged state plus at most one pending op.
  *
- * Rounds: TESSERA_POWERCUT_ROUNDS (default 1000, about 2 s); seed: TESSERA_POWERCUT_SEED
- * (default: time-based, printed for reproduction).
+ * Checkpoints run in the background, so half of the cuts are aimed at one:
+ * the round goes on until a checkpoint is running, then a random number of
+ * reactor turns more (each one is one step of its I/O), then the power is cut.
+ * The same simulation runs twice: with a 4 MiB journal, and with a 256 KiB one
+ * that forces a checkpoint every few dozen operations (and operations waiting
+ * for journal room).
+ *
+ * Rounds: TESSERA_POWERCUT_ROUNDS per test (default 1000, a few seconds); seed:
+ * TESSERA_POWERCUT_SEED (default: time-based, printed for reproduction).
  */
 #include <check.h>
 #include <errno.h>
@@ -53,6 +60,7 @@ static struct pc_op g_ops[PC_OBJS];
 static bool g_cut;
 static uint64_t g_rng, g_gen;
 static uint64_t g_acks, g_inflight_at_cut, g_visible_unacked;
+static uint64_t g_cuts_in_ckpt;
 
 static uint64_t
 pc_rand(void)
@@ -189,7 +197,8 @@ pc_verify(struct st_store *st, uint8_t *rb, uint64_t round, uint64_t seed)
 	}
 }
 
-START_TEST(test_powercut)
+static void
+pc_run(uint64_t journal_bytes, const char *name)
 {
 	const char *env = getenv("TESSERA_POWERCUT_ROUNDS");
 	const char *senv = getenv("TESSERA_POWERCUT_SEED");
@@ -202,9 +211,11 @@ START_TEST(test_powercut)
 	uint8_t *rb = tu_buf(PC_NB * 4096);
 	uint64_t ckpts = 0, dropped = 0;
 
-	fprintf(stderr, "powercut: %" PRIu64 " rounds, seed %" PRIu64 "\n", rounds, seed);
+	fprintf(stderr, "powercut %s: %" PRIu64 " rounds, seed %" PRIu64 "\n", name, rounds, seed);
 	rt_log_set_level(RT_LOG_WARN);
 	g_rng = seed;
+	g_gen = 0;
+	g_acks = g_inflight_at_cut = g_visible_unacked = g_cuts_in_ckpt = 0;
 	memset(g_acked, 0, sizeof(g_acked));
 	for (int i = 0; i < PC_OBJS; i++) {
 		g_ops[i].buf = tu_buf(PC_NB * 4096);
@@ -216,21 +227,27 @@ START_TEST(test_powercut)
 	o.backend_ctx = mb;
 	o.backend_size_bytes = PC_DISK;
 	o.backend_reactor = r;
-	o.journal_bytes = 4u << 20;
+	o.journal_bytes = journal_bytes;
 	o.meta_bytes = 64u << 10;
 	ck_assert_int_eq(st_format(&o), 0);
 
 	for (uint64_t round = 0; round < rounds; round++) {
 		struct st_stats s;
 		uint64_t steps = pc_rand() % 600;
+		bool aim = pc_rand() & 1;
+		uint64_t after = pc_rand() % 10;
 
 		o.durability = (round % 2) ? ST_DUR_BATCH_FLUSH : ST_DUR_FUA;
 		o.journal_write_max_bytes = (round % 3 == 0) ? 16384 : 4096;
 		g_cut = false;
 		ck_assert_int_eq(st_open(&o, r, &st), 0);
 		pc_verify(st, rb, round, seed);
-		for (uint64_t i = 0; i < steps; i++) {
+		/* Aimed: start a checkpoint after `steps` turns (unless one runs),
+		 * then go on for `after` turns and cut. */
+		for (uint64_t i = 0; i < steps + (aim ? after : 0); i++) {
 			int inflight = 0;
+			if (aim && i == steps && st->ck_phase == ST_CK_IDLE)
+				st__ckpt_request(st);
 			for (int k = 0; k < PC_OBJS; k++)
 				inflight += g_ops[k].busy;
 			while (inflight < PC_QD) {
@@ -244,6 +261,8 @@ START_TEST(test_powercut)
 		}
 		st_get_stats(st, &s);
 		ckpts += s.checkpoints;
+		if (st->ck_phase != ST_CK_IDLE)
+			g_cuts_in_ckpt++;
 		/* Power cut. */
 		g_cut = true;
 		dropped += (uint64_t)st_membackend_powercut(mb, pc_rand());
@@ -257,16 +276,31 @@ START_TEST(test_powercut)
 	pc_verify(st, rb, rounds, seed);
 	ck_assert_int_eq(st_close(&st), 0);
 	fprintf(stderr,
-		"powercut: %" PRIu64 " rounds, %" PRIu64 " acknowledged ops, %" PRIu64
+		"powercut %s: %" PRIu64 " rounds, %" PRIu64 " acknowledged ops, %" PRIu64
 		" in flight at a cut (%" PRIu64 " of them visible after), %" PRIu64
-		" cached blocks dropped, %" PRIu64 " checkpoints\n",
-		rounds, g_acks, g_inflight_at_cut, g_visible_unacked, dropped, ckpts);
+		" cached blocks dropped, %" PRIu64 " checkpoints, %" PRIu64
+		" cuts during a checkpoint\n",
+		name, rounds, g_acks, g_inflight_at_cut, g_visible_unacked, dropped, ckpts,
+		g_cuts_in_ckpt);
 	ck_assert_uint_gt(g_acks, rounds);
+	if (rounds >= 100)
+		ck_assert_uint_gt(g_cuts_in_ckpt, rounds / 10);
 	st_membackend_destroy(&mb);
 	for (int i = 0; i < PC_OBJS; i++)
 		free(g_ops[i].buf);
 	free(rb);
 	rt_reactor_destroy(&r);
+}
+
+START_TEST(test_powercut)
+{
+	pc_run(4u << 20, "4MiB-journal");
+}
+END_TEST
+
+START_TEST(test_powercut_small_journal)
+{
+	pc_run(256u << 10, "256KiB-journal");
 }
 END_TEST
 
@@ -280,6 +314,7 @@ main(void)
 
 	tcase_set_timeout(tc, 3600);
 	tcase_add_test(tc, test_powercut);
+	tcase_add_test(tc, test_powercut_small_journal);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
