@@ -206,6 +206,8 @@ recv_frame(int fd, struct frame_hdr *hdr, ProtobufCMessage **msg, void **data)
 
 /* ---- the map --------------------------------------------------------------------------- */
 
+static char g_pool_name[MON_NAME_MAX];
+
 static void
 map_fetch(const char *pool_name)
 {
@@ -216,6 +218,8 @@ map_fetch(const char *pool_name)
 	void *data;
 	int fd, rc;
 
+	if (pool_name != g_pool_name)
+		snprintf(g_pool_name, sizeof(g_pool_name), "%s", pool_name);
 	fd = tcp_connect(g_mon);
 	if (fd < 0)
 		fail("connect to monitor %s: %s", g_mon, rt_strerror(fd));
@@ -234,9 +238,9 @@ map_fetch(const char *pool_name)
 	rc = mon_map_from_pb(r->map, &g_map);
 	if (rc < 0)
 		fail("map does not validate: %s", rt_strerror(rc));
-	g_pool = mon_map_pool_by_name(g_map, pool_name);
+	g_pool = mon_map_pool_by_name(g_map, g_pool_name);
 	if (!g_pool)
-		fail("no pool '%s' in map e%" PRIu64, pool_name, g_map->epoch);
+		fail("no pool '%s' in map e%" PRIu64, g_pool_name, g_map->epoch);
 }
 
 static const struct mon_pg *
@@ -362,7 +366,7 @@ op_run(const struct op_req *q, struct op_res *res)
 			struct timespec ts = { 0, 100 * 1000000 };
 
 			nanosleep(&ts, NULL);
-			map_fetch(g_pool->name);
+			map_fetch(g_pool_name);
 			continue;
 		}
 		if (rc < 0)
@@ -375,7 +379,7 @@ op_run(const struct op_req *q, struct op_res *res)
 
 			res_free(res);
 			nanosleep(&ts, NULL); /* back-off before a retry, not a timing assertion */
-			map_fetch(g_pool->name);
+			map_fetch(g_pool_name);
 			continue;
 		}
 		return;
