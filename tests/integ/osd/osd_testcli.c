@@ -7,6 +7,7 @@
  *   tessera-osd-testcli resend --mon ADDR --pool NAME --state FILE
  *   tessera-osd-testcli verify --mon ADDR --pool NAME --objects N
  *   tessera-osd-testcli write-one --mon ADDR --pool NAME --oid N --expect STATUS
+ *   tessera-osd-testcli bench --mon ADDR --pool NAME --objects N   (N ops each)
  *
  * run: writes N objects and reads them back from the primary and from every
  * member of the acting set (OSD_OPF_LOCAL_READ); checks duplicate detection
@@ -204,6 +205,46 @@ recv_frame(int fd, struct frame_hdr *hdr, ProtobufCMessage **msg, void **data)
 	return rc;
 }
 
+/* A small cache of OSD connections (by address), so that a benchmark measures ops,
+ * not connects. A connection that fails is dropped and made again once. */
+static struct {
+	char addr[128];
+	int fd;
+} g_conns[32];
+
+static int
+conn_get(const char *addr)
+{
+	int fd;
+
+	for (int i = 0; i < 32; i++)
+		if (g_conns[i].fd > 0 && strcmp(g_conns[i].addr, addr) == 0)
+			return g_conns[i].fd;
+	fd = tcp_connect(addr);
+	if (fd < 0)
+		return fd;
+	for (int i = 0; i < 32; i++) {
+		if (g_conns[i].fd <= 0) {
+			snprintf(g_conns[i].addr, sizeof(g_conns[i].addr), "%s", addr);
+			g_conns[i].fd = fd;
+			return fd;
+		}
+	}
+	close(g_conns[0].fd);
+	snprintf(g_conns[0].addr, sizeof(g_conns[0].addr), "%s", addr);
+	g_conns[0].fd = fd;
+	return fd;
+}
+
+static void
+conn_drop(int fd)
+{
+	for (int i = 0; i < 32; i++)
+		if (g_conns[i].fd == fd)
+			g_conns[i].fd = 0;
+	close(fd);
+}
+
 /* ---- the map --------------------------------------------------------------------------- */
 
 static char g_pool_name[MON_NAME_MAX];
@@ -327,13 +368,19 @@ op_once(const struct op_req *q, struct op_res *res, uint64_t req_id)
 	m.offset = q->off;
 	m.length = q->len;
 	m.flags = q->flags;
-	fd = tcp_connect(addr);
-	if (fd < 0)
-		return fd;
-	rc = send_frame(fd, FRAME_T_CLIENT_OP, req_id, &m.base, q->data, q->data_len);
-	if (rc == 0)
-		rc = recv_frame(fd, &hdr, &msg, &data);
-	close(fd);
+	for (int attempt = 0; attempt < 2; attempt++) {
+		fd = conn_get(addr);
+		if (fd < 0)
+			return fd;
+		rc = send_frame(fd, FRAME_T_CLIENT_OP, req_id, &m.base, q->data, q->data_len);
+		if (rc == 0)
+			rc = recv_frame(fd, &hdr, &msg, &data);
+		if (rc == 0)
+			break;
+		conn_drop(fd); /* a cached connection the OSD closed: make a new one */
+		free(data);
+		data = NULL;
+	}
 	if (rc < 0) {
 		free(data);
 		return rc;
@@ -651,6 +698,64 @@ scenario_run(uint64_t n, const char *state)
 	free(buf);
 }
 
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static uint64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* QD1 latency of 4 KiB writes (replicated) and reads over n ops on 64 objects. */
+static void
+bench(uint64_t n)
+{
+	uint8_t *buf = aligned_alloc(4096, 4096);
+	uint64_t *lat = calloc(n, sizeof(*lat));
+	struct op_res r;
+
+	if (!buf || !lat || n == 0)
+		fail("bench: bad arguments or out of memory");
+	pattern(buf, 4096, 1);
+	for (int kind = 0; kind < 2; kind++) {
+		uint64_t t0 = now_us();
+
+		for (uint64_t i = 0; i < n; i++) {
+			struct op_req q = { .op = kind ? TESSERA__OP_TYPE__OP_READ
+						       : TESSERA__OP_TYPE__OP_WRITE,
+					    .oid = 50000 + i % 64, .off = (i / 64 % 16) * 4096,
+					    .len = 4096, .data = kind ? NULL : buf,
+					    .data_len = kind ? 0 : 4096, .target = -1 };
+			uint64_t s = now_us();
+
+			op_run(&q, &r);
+			lat[i] = now_us() - s;
+			expect_status(&r, 0, kind ? "bench read" : "bench write");
+			res_free(&r);
+		}
+		{
+			uint64_t total = now_us() - t0;
+
+			qsort(lat, n, sizeof(*lat), cmp_u64);
+			printf("%s 4k qd1: %" PRIu64 " ops, %.0f IOPS, p50 %" PRIu64 " us, p99 %" PRIu64
+			       " us, max %" PRIu64 " us\n",
+			       kind ? "read " : "write", n, (double)n * 1e6 / (double)total,
+			       lat[n / 2], lat[n * 99 / 100], lat[n - 1]);
+		}
+	}
+	free(buf);
+	free(lat);
+}
+
 static void
 scenario_resend(const char *state)
 {
@@ -696,7 +801,7 @@ main(int argc, char **argv)
 			fail("unknown option %s", argv[i]);
 	}
 	if (!strcmp(cmd, "--help") || !g_mon || !*cmd) {
-		printf("usage: tessera-osd-testcli run|resend|verify --mon ADDR [--pool NAME] "
+		printf("usage: tessera-osd-testcli run|resend|verify|write-one|bench --mon ADDR [--pool NAME] "
 		       "[--objects N] [--state FILE]\n");
 		return !strcmp(cmd, "--help") ? 0 : 2;
 	}
@@ -721,6 +826,8 @@ main(int argc, char **argv)
 		expect_status(&r, expect, "write-one");
 		if (expect == 0)
 			read_check(one_oid, 4242, -1, "write-one");
+	} else if (!strcmp(cmd, "bench")) {
+		bench(n);
 	} else if (!strcmp(cmd, "verify")) {
 		verify_all(n, 1000);
 		printf("verified %" PRIu64 " objects on every replica\n", n);
