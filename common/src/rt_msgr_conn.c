@@ -286,15 +286,13 @@ rt_msgr_send_prep(struct rt_msgr_send *s, void *buf, size_t cap, uint16_t type, 
 	return 0;
 }
 
+/* Point tx_msg at as much of the send queue as fits in RT_CONN_TX_IOV iovecs. */
 static void
-rt__conn_send_arm(struct rt_conn *c)
+rt__conn_tx_build(struct rt_conn *c)
 {
-	struct io_uring_sqe *sqe;
 	struct rt_msgr_send *s;
 	int n = 0;
 
-	if (c->send_inflight || c->state != RT_CONN_OPEN || !c->sq_head)
-		return;
 	for (s = c->sq_head; s && n < RT_CONN_TX_IOV; s = s->next) {
 		uint64_t off = s->sent;
 		int i;
@@ -323,11 +321,106 @@ rt__conn_send_arm(struct rt_conn *c)
 	memset(&c->tx_msg, 0, sizeof(c->tx_msg));
 	c->tx_msg.msg_iov = c->tx_iov;
 	c->tx_msg.msg_iovlen = (size_t)n;
+}
+
+/* Queue an io_uring sendmsg of the send queue (poll_first: the socket is known full). */
+static void
+rt__conn_send_arm_uring(struct rt_conn *c, bool poll_first)
+{
+	struct io_uring_sqe *sqe;
+
+	if (c->send_inflight || c->state != RT_CONN_OPEN || !c->sq_head)
+		return;
+	rt__conn_tx_build(c);
 	sqe = rt_reactor_get_sqe(c->m->r);
 	io_uring_prep_sendmsg(sqe, c->fd, &c->tx_msg, MSG_NOSIGNAL);
+	if (poll_first)
+		sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
 	rt_io_set(sqe, &c->send_io);
 	c->send_inflight = true;
 	c->inflight++;
+}
+
+static void
+rt__conn_send_arm(struct rt_conn *c)
+{
+	rt__conn_send_arm_uring(c, false);
+}
+
+/*
+ * bytes of the queue went out: unlink the sends they fully cover into *done
+ * (in order); a partially sent head keeps its offset.
+ */
+static void
+rt__conn_tx_advance(struct rt_conn *c, uint64_t bytes, struct rt_msgr_send **done)
+{
+	struct rt_msgr_send **done_tail = done, *s;
+
+	c->stats.send_calls++;
+	c->stats.bytes_tx += bytes;
+	while ((s = c->sq_head) != NULL && bytes > 0) {
+		uint64_t rem = s->total - s->sent;
+
+		if (bytes < rem) {
+			s->sent += bytes;
+			break;
+		}
+		bytes -= rem;
+		s->sent = s->total;
+		c->sq_head = s->next;
+		if (!c->sq_head)
+			c->sq_tail = NULL;
+		s->next = NULL;
+		*done_tail = s;
+		done_tail = &s->next;
+	}
+}
+
+static void
+rt__conn_tx_complete(struct rt_conn *c, struct rt_msgr_send *done)
+{
+	struct rt_msgr_send *s;
+
+	while ((s = done) != NULL) {
+		done = s->next;
+		s->next = NULL;
+		c->stats.frames_tx++;
+		s->cb(s, 0);
+	}
+}
+
+/*
+ * Deferred from rt_conn_send (so that the sends queued by one loop iteration
+ * go out together, and callbacks never run inside rt_conn_send): try the
+ * send queue inline with a non-blocking sendmsg. What the socket took
+ * completes now; the rest (socket full, or any error: io_uring reports it
+ * and the connection closes as usual) goes to an io_uring sendmsg. The
+ * inline call saves the CQE that would end the reactor's next sleep at once,
+ * i.e. one io_uring_enter per message.
+ */
+static void
+rt__conn_tx_flush(void *arg)
+{
+	struct rt_conn *c = arg;
+	struct rt_msgr_send *done = NULL;
+	ssize_t res;
+
+	c->tx_flush_pending = false;
+	if (c->send_inflight || c->state != RT_CONN_OPEN || !c->sq_head)
+		goto out;
+	rt__conn_tx_build(c);
+	res = sendmsg(c->fd, &c->tx_msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (res <= 0) {
+		rt__conn_send_arm_uring(c, res < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+		goto out;
+	}
+	rt__conn_tx_advance(c, (uint64_t)res, &done);
+	/* A short send: the socket is full, io_uring waits for room for the rest. */
+	rt__conn_send_arm_uring(c, true);
+	rt__conn_tx_complete(c, done);
+out:
+	rt__conn_settle(c);
+	rt_conn_put(&c);
 }
 
 int
@@ -354,7 +447,11 @@ rt_conn_send(struct rt_conn *c, struct rt_msgr_send *s)
 	else
 		c->sq_head = s;
 	c->sq_tail = s;
-	rt__conn_send_arm(c);
+	if (!c->send_inflight && !c->tx_flush_pending && c->state == RT_CONN_OPEN) {
+		c->tx_flush_pending = true;
+		c->refs++;
+		rt_reactor_defer(c->m->r, &c->tx_flush_msg, rt__conn_tx_flush, c);
+	}
 	return 0;
 }
 
@@ -362,8 +459,7 @@ static void
 rt__conn_send_done(struct rt_io *io, int32_t res, uint32_t flags)
 {
 	struct rt_conn *c = rt__container_of(io, struct rt_conn, send_io);
-	struct rt_msgr_send *done = NULL, **done_tail = &done, *s;
-	uint64_t bytes;
+	struct rt_msgr_send *done = NULL;
 
 	c->send_inflight = false;
 	c->inflight--;
@@ -374,33 +470,10 @@ rt__conn_send_done(struct rt_io *io, int32_t res, uint32_t flags)
 		rt__conn_close_start(c, res);
 		goto out;
 	}
-	c->stats.send_calls++;
-	c->stats.bytes_tx += (uint64_t)res;
-	bytes = (uint64_t)res;
-	while ((s = c->sq_head) != NULL && bytes > 0) {
-		uint64_t rem = s->total - s->sent;
-
-		if (bytes < rem) {
-			s->sent += bytes;
-			break;
-		}
-		bytes -= rem;
-		s->sent = s->total;
-		c->sq_head = s->next;
-		if (!c->sq_head)
-			c->sq_tail = NULL;
-		s->next = NULL;
-		*done_tail = s;
-		done_tail = &s->next;
-	}
+	rt__conn_tx_advance(c, (uint64_t)res, &done);
 	/* Queue the next sendmsg first, so callbacks that send append behind it. */
 	rt__conn_send_arm(c);
-	while ((s = done) != NULL) {
-		done = s->next;
-		s->next = NULL;
-		c->stats.frames_tx++;
-		s->cb(s, 0);
-	}
+	rt__conn_tx_complete(c, done);
 out:
 	rt__conn_settle(c);
 	rt_conn_put(&c);
@@ -455,8 +528,11 @@ rt__conn_recv_arm(struct rt_conn *c)
 	/*
 	 * The last recv drained the socket (it did not fill its buffer): skip the
 	 * inline attempt that would fail with EAGAIN and arm the poll at once.
+	 * Unless we are about to send: the peer's answer may well be in the
+	 * socket by the time this SQE reaches the kernel (always so when the
+	 * peer shares our core), and the inline attempt then gets it at once.
 	 */
-	if (c->rx_drained)
+	if (c->rx_drained && !c->tx_flush_pending && !c->send_inflight)
 		sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
 	rt_io_set(sqe, &c->recv_io);
 	c->recv_inflight = true;

@@ -58,6 +58,8 @@ struct rt_conn {
 	/* Send. */
 	struct rt_io send_io;
 	bool send_inflight;
+	bool tx_flush_pending; /* rt__conn_tx_flush is deferred */
+	struct rt_msg tx_flush_msg;
 	struct rt_msgr_send *sq_head, *sq_tail;
 	struct iovec tx_iov[RT_CONN_TX_IOV];
 	struct msghdr tx_msg;
