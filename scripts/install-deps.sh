@@ -17,7 +17,7 @@ PACKAGES=(
 	# optional RDMA transport (builds without a device; runs only where one exists)
 	libibverbs-dev librdmacm-dev
 	# tests and benchmarks
-	check libsubunit-dev fio python3 iproute2 procps util-linux
+	check libsubunit-dev fio jq python3 iproute2 procps util-linux
 )
 
 echo "install-deps: apt-get update" >&2
