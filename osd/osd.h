@@ -348,6 +348,8 @@ void osd_primary_submit(struct osd_op *op);
 void osd_primary_op_released(struct osd_op *op);
 /* Re-check ops waiting for min_size after a map change. */
 void osd_primary_map_changed(struct osd_reactor *r, struct osd_pg *pg);
+/* Answer every op waiting for min_size with rc (shutdown). */
+void osd_primary_fail_waiting(struct osd_reactor *r, struct osd_pg *pg, int rc);
 /* A replica's answer (or its connection's failure) for rep. */
 void osd_primary_rep_done(struct osd_rep *rep, int rc);
 /* Submit the PG log record of op (slot op->log_slot). Returns 0 (cb will run; takes a

@@ -430,15 +430,15 @@ main(int argc, char **argv)
 	}
 	osd->n_reactors = (uint32_t)osd->conf.cores;
 	osd->sig_fd = -1;
-	if (log_setup(&osd->conf) < 0)
-		goto out_free;
-
-	/* Every thread inherits this mask; the control thread reads a signalfd. */
+	/* Before any thread starts (the logger too): every thread inherits this mask; the control thread reads a signalfd. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+
+	if (log_setup(&osd->conf) < 0)
+		goto out_free;
 
 	rc = device_prepare(osd);
 	if (rc < 0)

@@ -553,3 +553,21 @@ osd_primary_map_changed(struct osd_reactor *r, struct osd_pg *pg)
 		mutation_start(op);
 	}
 }
+
+void
+osd_primary_fail_waiting(struct osd_reactor *r, struct osd_pg *pg, int rc)
+{
+	struct osd_op *list = pg->wait_head;
+
+	pg->wait_head = pg->wait_tail = NULL;
+	while (list) {
+		struct osd_op *op = list;
+
+		list = op->wait_next;
+		op->wait_next = NULL;
+		op->waiting = false;
+		if (rt_timer_is_armed(&op->timer))
+			rt_timer_stop(r->r, &op->timer);
+		osd_op_reply(op, rc);
+	}
+}

@@ -332,6 +332,10 @@ osd_reactor_stop_msg(void *ctx)
 	r->stopping = true;
 	if (r->listener)
 		rt_listener_close(&r->listener);
+	/* Writes waiting for min_size would only run into the drain timeout. */
+	for (uint32_t b = 0; b < OSD_PG_BUCKETS; b++)
+		for (struct osd_pg *pg = r->pgs[b]; pg; pg = pg->hnext)
+			osd_primary_fail_waiting(r, pg, -EAGAIN);
 	rt_info(RT_SS_OSD, "reactor %u: stopping, %u ops in flight", r->idx, r->n_ops);
 	rt_timer_init(&r->drain_timer, drain_timeout);
 	rt_timer_start(r->r, &r->drain_timer, r->osd->conf.drain_timeout_us, 0);
