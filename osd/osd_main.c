@@ -251,6 +251,12 @@ device_prepare(struct osd *osd)
 	int fd, rc;
 
 	if (stat(c->device, &stt) < 0) {
+		if (errno == ENOENT && c->size_bytes / osd->n_reactors < (16u << 20)) {
+			fprintf(stderr, "tessera-osd: --size %" PRIu64 " is too small for %u "
+					"partitions (at least 16 MiB each)\n",
+				c->size_bytes, osd->n_reactors);
+			return -EINVAL;
+		}
 		if (errno != ENOENT || c->size_bytes == 0) {
 			fprintf(stderr, "tessera-osd: %s: %s%s\n", c->device, strerror(errno),
 				errno == ENOENT ? " (give --size to create it)" : "");
