@@ -202,6 +202,8 @@ handle_map(struct osd *osd, const Tessera__ClusterMap *pb)
 	const struct mon_osd *self;
 	int rc;
 
+	if (osd->stopping)
+		return; /* the reactors are leaving: post nothing more to them */
 	rc = mon_map_from_pb(pb, &m);
 	if (rc < 0) {
 		rt_err(RT_SS_OSD, "the monitor sent a map that does not validate: " DF_RC,
@@ -249,6 +251,8 @@ boot_reply(struct osd *osd, const Tessera__OsdBootReply *b)
 		rt_conn_close(osd->mon_conn, rc);
 		return;
 	}
+	if (osd->stopping)
+		return;
 	if (osd->osd_id != b->osd_id || osd->ident.osd_id != b->osd_id) {
 		osd->osd_id = b->osd_id;
 		osd->ident.osd_id = b->osd_id;
