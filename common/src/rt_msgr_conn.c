@@ -37,6 +37,8 @@
 #include "rt_msgr_int.h"
 
 #define RT_DATA_DEF_MIN (16u << 10)
+/* Alignment of the default data buffer (rt_msgr.h), also when it is the staging buffer. */
+#define RT_RX_ALIGN 4096u
 
 static void rt__conn_recv_done(struct rt_io *io, int32_t res, uint32_t flags);
 static void rt__conn_send_done(struct rt_io *io, int32_t res, uint32_t flags);
@@ -516,8 +518,16 @@ rt__conn_recv_arm(struct rt_conn *c)
 		c->rx_last_len = c->hdr.msg_len - c->msg_got;
 		io_uring_prep_recv(sqe, c->fd, c->msg_big + c->msg_got, c->rx_last_len, 0);
 	} else {
-		/* Staging: keep what is unparsed at the front, fill the rest. */
-		if (c->rx_start > 0) {
+		/*
+		 * Staging: keep what is unparsed at the front, fill the rest. An
+		 * empty buffer receives at rx_align_off, chosen so that the data
+		 * segment of a frame with the same header + message length as the
+		 * last one lands 4 KiB aligned: then on_frame gets it in place.
+		 */
+		if (c->rx_start == c->rx_end) {
+			c->rx_start = c->rx_align_off;
+			c->rx_end = c->rx_align_off;
+		} else if (c->rx_start > 0) {
 			memmove(c->rx_buf, c->rx_buf + c->rx_start, c->rx_end - c->rx_start);
 			c->rx_end -= c->rx_start;
 			c->rx_start = 0;
@@ -580,6 +590,12 @@ rt__conn_decode_msg(struct rt_conn *c, const void *p)
 	return -ENOMEM;
 }
 
+/*
+ * Place the data segment: the owner's iovecs (alloc_data), else the default
+ * buffer. Returns 1 if the whole segment is already in the staging buffer at
+ * a 4 KiB-aligned address: it is delivered from there (no copy, no recv).
+ * Returns 0 (place set up, nothing received yet) or a negative errno.
+ */
 static int
 rt__conn_setup_data(struct rt_conn *c)
 {
@@ -595,6 +611,16 @@ rt__conn_setup_data(struct rt_conn *c)
 			return -EINVAL;
 	}
 	if (n == 0) {
+		unsigned char *p = c->rx_buf + c->rx_start;
+
+		if (c->rx_end - c->rx_start >= len && ((uintptr_t)p & (RT_RX_ALIGN - 1)) == 0) {
+			c->data_iov[0].iov_base = p;
+			c->data_iov[0].iov_len = len;
+			c->data_cnt = 1;
+			c->rx_start += len;
+			c->data_got = len;
+			return 1;
+		}
 		if (c->data_def_cap < len) {
 			size_t cap = ((size_t)len + 4095) & ~(size_t)4095;
 
@@ -682,6 +708,12 @@ rt__conn_rx_process(struct rt_conn *c)
 			c->rx_start += FRAME_HDR_LEN;
 			avail -= FRAME_HDR_LEN;
 			c->rstate = RECV_MSG;
+			/* Predict the next frame's header + message length from this one. */
+			if (c->hdr.data_len > 0 && FRAME_HDR_LEN + c->hdr.msg_len < RT_RX_ALIGN &&
+			    c->rx_cap >= 2 * RT_RX_ALIGN)
+				c->rx_align_off = RT_RX_ALIGN - FRAME_HDR_LEN - c->hdr.msg_len;
+			else
+				c->rx_align_off = 0;
 			c->msg_in_big = c->hdr.msg_len > c->rx_cap;
 			c->msg_got = 0;
 			if (c->msg_in_big) {
@@ -726,9 +758,11 @@ rt__conn_rx_process(struct rt_conn *c)
 			rc = rt__conn_setup_data(c);
 			if (rc < 0)
 				goto out_close;
-			c->data_got = 0;
 			c->rstate = RECV_DATA;
-			rt__conn_copy_staged_data(c);
+			if (rc == 0) {
+				c->data_got = 0;
+				rt__conn_copy_staged_data(c);
+			}
 			break;
 		}
 		case RECV_DATA:

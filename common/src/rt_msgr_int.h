@@ -72,6 +72,7 @@ struct rt_conn {
 	enum rt_recv_state rstate;
 	unsigned char *rx_buf; /* staging: [rx_start, rx_end) not consumed yet */
 	uint32_t rx_cap, rx_start, rx_end;
+	uint32_t rx_align_off;  /* where an empty staging buffer receives the next frame */
 	struct frame_hdr hdr;
 	unsigned char *msg_big; /* messages bigger than the staging buffer */
 	uint32_t msg_big_cap;
