@@ -108,6 +108,7 @@ struct rt_reactor {
 	uint32_t heap_cap;
 
 	uint64_t now_us;
+	bool now_fresh;		/* now_us was read on wake-up: the next iteration keeps it */
 	uint64_t no_poll_until_us; /* core found shared: sleep at once when idle */
 	uint64_t inflight;	/* SQEs handed out minus final CQEs */
 	bool draining;		/* destroy: reap without running callbacks */
@@ -704,6 +705,7 @@ rt__sleep(struct rt_reactor *r, uint64_t wait_us)
 	if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY)
 		rt_err_rl(RT_SS_REACTOR, "%s: wait: " DF_RC, r->name, DP_RC(rc));
 	r->now_us = rt_now_us();
+	r->now_fresh = true;
 	return rt__reap(r);
 }
 
@@ -717,7 +719,14 @@ rt__iterate(struct rt_reactor *r, uint64_t max_wait_us)
 	unsigned n;
 
 	r->stats.loops++;
-	r->now_us = rt_now_us();
+	/*
+	 * After a sleep, the time read on wake-up serves this iteration too
+	 * (what ran since is this iteration's work, as if it had started then).
+	 */
+	if (r->now_fresh)
+		r->now_fresh = false;
+	else
+		r->now_us = rt_now_us();
 	if (!r->efd_armed && !r->destroying)
 		rt__efd_arm(r);
 	n = rt__poll_ring(r, max_wait_us > 0 && !r->defer_head);
@@ -763,6 +772,7 @@ rt_reactor_run_once(struct rt_reactor *r, uint64_t timeout_us)
 	rt__current = r;
 	rt__ring_enable(r);
 	n = rt__iterate(r, timeout_us);
+	r->now_fresh = false; /* the caller may come back much later */
 	/* Do not leave SQEs behind if the caller does not come back soon. */
 	if (io_uring_sq_ready(&r->ring) > 0)
 		io_uring_submit(&r->ring);
@@ -809,6 +819,7 @@ rt_reactor_run(struct rt_reactor *r)
 	/* Hand what callbacks queued to the kernel before we leave. */
 	if (io_uring_sq_ready(&r->ring) > 0)
 		io_uring_submit(&r->ring);
+	r->now_fresh = false;
 	atomic_store_explicit(&r->stop_req, false, memory_order_release);
 	rt__current = prev;
 	return 0;
