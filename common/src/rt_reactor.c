@@ -58,14 +58,6 @@
 #define RT_REACTOR_INBOX_BUDGET 1024
 #define RT_REACTOR_DRAIN_TIMEOUT_US 2000000
 #define RT_REACTOR_TIMERS_INIT 64
-/*
- * A sched_yield() in the poll window that took this long ran another thread
- * on our core: the peer we wait for (same-core ping-pong) or anything else.
- * Polling then only delays it, so the loop sleeps as soon as it is idle for
- * the next RT_REACTOR_SHARED_HOLD_US (then polls again, and re-checks).
- */
-#define RT_REACTOR_YIELD_SHARED_NS 2000
-#define RT_REACTOR_SHARED_HOLD_US 2000
 
 enum rt_ring_mode {
 	RT_RING_DEFER,
@@ -109,7 +101,6 @@ struct rt_reactor {
 
 	uint64_t now_us;
 	bool now_fresh;		/* now_us was read on wake-up: the next iteration keeps it */
-	uint64_t no_poll_until_us; /* core found shared: sleep at once when idle */
 	uint64_t inflight;	/* SQEs handed out minus final CQEs */
 	bool draining;		/* destroy: reap without running callbacks */
 	bool destroying;	/* reactor thread only */
@@ -191,15 +182,6 @@ rt_now_us(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-static uint64_t
-rt__now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 uint64_t
@@ -797,24 +779,18 @@ rt_reactor_run(struct rt_reactor *r)
 		uint64_t wait = 0;
 		unsigned n;
 
-		if (!r->busy_poll && (r->now_us - last_work_us >= r->poll_us ||
-				      r->now_us < r->no_poll_until_us))
+		if (!r->busy_poll && r->now_us - last_work_us >= r->poll_us)
 			wait = UINT64_MAX;
 		n = rt__iterate(r, wait);
-		if (n > 0) {
+		if (n > 0)
 			last_work_us = r->now_us;
-		} else if (wait == 0) {
+		else if (wait == 0)
 			/*
 			 * Polling and idle: let a thread that shares this core run (the
 			 * peer we wait for may be it). Returns at once when none is
-			 * runnable; if it did not, stop polling for a while (above).
+			 * runnable.
 			 */
-			uint64_t t0 = rt__now_ns();
-
 			sched_yield();
-			if (rt__now_ns() - t0 >= RT_REACTOR_YIELD_SHARED_NS)
-				r->no_poll_until_us = r->now_us + RT_REACTOR_SHARED_HOLD_US;
-		}
 	}
 	/* Hand what callbacks queued to the kernel before we leave. */
 	if (io_uring_sq_ready(&r->ring) > 0)
