@@ -162,6 +162,7 @@ struct osd_reactor {
 	struct rt_mempool *buf_pool;
 	size_t buf_bytes;
 	uint32_t n_ops; /* ops allocated */
+	struct osd_op *bufwait_head, *bufwait_tail; /* reads waiting for a buffer */
 	uint64_t next_tag;
 	struct osd_peer *peers;
 
@@ -301,6 +302,7 @@ struct osd_op {
 	uint64_t start_us;
 	uint32_t n_reps;
 	struct osd_op *wait_next;
+	struct osd_op *buf_next;
 
 	struct st_req sreq;
 	struct st_req lreq;
@@ -323,7 +325,10 @@ struct osd_op *osd_op_alloc(struct osd_reactor *r, struct rt_conn *conn);
 void osd_op_put(struct osd_op *op);
 /* A data buffer from the pool, or NULL. */
 void *osd_buf_get(struct osd_reactor *r);
+/* Return a buffer: it goes to the first op waiting for one, else to the pool. */
 void osd_buf_put(struct osd_reactor *r, void **bufp);
+/* Park op until a buffer comes back (osd_primary_buf_ready then resumes it). */
+void osd_buf_wait(struct osd_reactor *r, struct osd_op *op);
 
 /* Frames that arrive on a listener connection. */
 void osd_client_op_recv(struct osd_conn *oc, const struct frame_hdr *hdr,
@@ -348,6 +353,8 @@ void osd_primary_submit(struct osd_op *op);
 void osd_primary_op_released(struct osd_op *op);
 /* Re-check ops waiting for min_size after a map change. */
 void osd_primary_map_changed(struct osd_reactor *r, struct osd_pg *pg);
+/* A buffer for an op parked by osd_buf_wait: resume it on the next iteration. */
+void osd_primary_buf_ready(struct osd_op *op, void *buf);
 /* Answer every op waiting for min_size with rc (shutdown). */
 void osd_primary_fail_waiting(struct osd_reactor *r, struct osd_pg *pg, int rc);
 /* A replica's answer (or its connection's failure) for rep. */

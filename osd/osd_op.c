@@ -56,9 +56,32 @@ osd_buf_get(struct osd_reactor *r)
 void
 osd_buf_put(struct osd_reactor *r, void **bufp)
 {
-	if (*bufp)
-		rt_mempool_put(r->buf_pool, *bufp);
+	void *b = *bufp;
+	struct osd_op *w = r->bufwait_head;
+
 	*bufp = NULL;
+	if (!b)
+		return;
+	if (w) {
+		r->bufwait_head = w->buf_next;
+		if (!r->bufwait_head)
+			r->bufwait_tail = NULL;
+		w->buf_next = NULL;
+		osd_primary_buf_ready(w, b);
+		return;
+	}
+	rt_mempool_put(r->buf_pool, b);
+}
+
+void
+osd_buf_wait(struct osd_reactor *r, struct osd_op *op)
+{
+	op->buf_next = NULL;
+	if (r->bufwait_tail)
+		r->bufwait_tail->buf_next = op;
+	else
+		r->bufwait_head = op;
+	r->bufwait_tail = op;
 }
 
 void

@@ -117,10 +117,10 @@ read_start(struct osd_op *op)
 	struct st_req *q = &op->sreq;
 	int rc;
 
-	op->buf = osd_buf_get(op->r);
+	if (!op->buf)
+		op->buf = osd_buf_get(op->r);
 	if (!op->buf) {
-		op->r->stats.eagain++;
-		osd_op_reply(op, -EAGAIN);
+		osd_buf_wait(op->r, op); /* resumed when a buffer comes back */
 		return;
 	}
 	memset(q, 0, offsetof(struct st_req, priv));
@@ -190,10 +190,10 @@ caw_start(struct osd_op *op)
 	struct st_req *q = &op->sreq;
 	int rc;
 
-	op->buf2 = osd_buf_get(op->r);
+	if (!op->buf2)
+		op->buf2 = osd_buf_get(op->r);
 	if (!op->buf2) {
-		op->r->stats.eagain++;
-		osd_op_reply(op, -EAGAIN);
+		osd_buf_wait(op->r, op);
 		return;
 	}
 	memset(q, 0, offsetof(struct st_req, priv));
@@ -536,6 +536,27 @@ op_start(struct osd_op *op)
 		mutation_start(op);
 		break;
 	}
+}
+
+static void
+buf_resume(void *ctx)
+{
+	struct osd_op *op = ctx;
+
+	if (op->type == TESSERA__OP_TYPE__OP_READ)
+		read_start(op);
+	else
+		caw_start(op);
+}
+
+void
+osd_primary_buf_ready(struct osd_op *op, void *buf)
+{
+	if (op->type == TESSERA__OP_TYPE__OP_READ)
+		op->buf = buf;
+	else
+		op->buf2 = buf;
+	rt_reactor_defer(op->r->r, &op->defer, buf_resume, op);
 }
 
 void

@@ -284,7 +284,12 @@ rep_validate(struct osd_op *op, const Tessera__RepOp *m)
 {
 	struct osd_reactor *r = op->r;
 
-	if (r->stopping || !r->map)
+	/*
+	 * No map needed: a replica that just booted may get RepOps from a primary
+	 * that saw its boot before its own reactors saw the map. The primary's
+	 * epoch orders; phase 2 peering will reject RepOps from old intervals.
+	 */
+	if (r->stopping)
 		return -EAGAIN;
 	if (!m->pg || !m->oid || !m->version || m->pg->pool != m->oid->pool)
 		return -EINVAL;

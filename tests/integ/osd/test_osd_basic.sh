@@ -28,7 +28,7 @@ start_osd() {
 	local i=$1
 	[ -n "${OPORT[$i]:-}" ] || { OPORT[$i]=$(tsr_free_port); tsr_free_port >/dev/null; }
 	tsr_start "osd$i" "$OSD" --mon "$MONADDR" --device "$TSR_DIR/osd$i.img" --size 128M \
-		--cores 2 --host "host$i" --port-base "${OPORT[$i]}" --io-buffers 16 --max-io 256K \
+		--cores 2 --host "host$i" --port-base "${OPORT[$i]}" --io-buffers 32 --max-io 256K \
 		--op-timeout 6s
 }
 
