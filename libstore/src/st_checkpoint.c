@@ -9,18 +9,21 @@
  *   1. scans the block table (ST_CK_SCAN_SLOTS slots per reactor turn) for
  *      blocks whose current copy is in the journal in a record before P, and
  *      copies them to their home blocks ("later flushed in place"),
- *      ST_CKPT_FLUSH_PAR at a time (read from the journal, write home); a
+ *      ST_CK_FLUSH_INFLIGHT at a time (read from the journal, write home); a
  *      copy takes effect (cur = home) only if the block still points at the
  *      journal copy that was read, and a home freed meanwhile stays allocated
  *      (pinned) until its write is done, so it is never reused under it;
  *   2. flushes the device cache, so the homes are durable before the image
  *      that points at them;
- *   3. serialises the index in one go (a fuzzy image: it may already hold the
- *      effect of records after P; blocks whose data is in the journal after P
- *      are left out, as the replay of those records maps them) into the slot
- *      (gen+1) & 1 with replay start (P, S), writes it and flushes again; if
- *      the table moved a block of a record before P behind the scan (hash
- *      table deletions shift entries), it scans again instead;
+ *   3. serialises the index in steps of ST_CK_SCAN_SLOTS hash slots, yielding
+ *      to the reactor between them: a fuzzy image, which may already hold the
+ *      effect of records after P (blocks whose data is in the journal after
+ *      P are left out: the replay of those records maps them). A deletion
+ *      that moves a hash entry across the scan position makes it start over
+ *      (after 8 such restarts it runs in one go); if the table hid a block of
+ *      a record before P from the flush scan, it scans again (step 1). The
+ *      image goes to the slot (gen+1) & 1 with replay start (P, S), written
+ *      ST_CK_WRITE_BLKS at a time, and the device is flushed again;
  *   4. moves the journal tail to P.
  * The journal from the previous checkpoint's start to the head stays live
  * (no record there is overwritten) until step 4, and records keep their
@@ -43,6 +46,7 @@
 
 static void st_ck_scan_step(struct st_store *st);
 static void st_ck_done(struct st_store *st, int rc);
+static void st_ck_ser_run(struct st_store *st);
 
 static bool
 st_blk_in_journal(const struct st_store *st, uint32_t b)
@@ -118,67 +122,122 @@ st_ck_submit(struct st_store *st, uint32_t n)
 	}
 }
 
+enum st_ser_res {
+	ST_SER_MORE,    /* call again (after yielding to the reactor) */
+	ST_SER_DONE,    /* image complete */
+	ST_SER_RESTART, /* a table moved under the scan: serialise again */
+	ST_SER_FULL,    /* churn made the image exceed the slot: again, in one go */
+	ST_SER_RESCAN,  /* a block of a record before P is in the journal */
+};
+
+static void
+st_ck_ser_begin(struct st_store *st)
+{
+	struct st_index *ix = &st->idx;
+
+	st->ck_ser_stage = 0;
+	st->ck_ser_pos = 0;
+	st->ck_ser_off = sizeof(struct st_ckpt_hdr);
+	st->ck_ser_nobj = st->ck_ser_nblk = 0;
+	st->ck_stamp = st->ck_stamp >= 255 ? 1 : (uint8_t)(st->ck_stamp + 1);
+	ix->scan_moved = false;
+	ix->scan_on[0] = true;
+	ix->scan_cur[0] = 0;
+	ix->scan_on[1] = false;
+}
+
+static void
+st_ck_ser_stop(struct st_store *st)
+{
+	st->idx.scan_on[0] = st->idx.scan_on[1] = false;
+	st->idx.scan_moved = false;
+}
+
 /*
- * Serialise the index. Returns the image's length in blocks, 0 if it does
- * not fit the slot (cannot happen: slots are sized for the worst case), or
- * UINT64_MAX if a block of a record before P is still in the journal (the
- * scan missed it: scan again).
+ * One step of serialising the index into ck_buf: up to `budget` hash slots.
+ * Objects first (each gets the stamp of this pass and its index in the
+ * image), then blocks (only those of objects stamped by this pass: an object
+ * without the stamp was created after its slot was scanned, so all its blocks
+ * come from records after P), then the metadata table and the header in one
+ * go. The image is fuzzy (see the top of this file).
  */
-static uint64_t
-st_ck_serialize(struct st_store *st, uint64_t new_gen)
+static enum st_ser_res
+st_ck_ser_step(struct st_store *st, uint64_t budget, uint64_t *nblks_out)
 {
 	struct st_index *ix = &st->idx;
 	uint8_t *p = st->ck_buf;
-	struct st_ckpt_hdr *h = (struct st_ckpt_hdr *)p;
-	uint64_t off = sizeof(*h), nobj = 0, nblk = 0, nmeta = 0;
 	uint64_t cap = st->ck_buf_bytes;
+	uint64_t off = st->ck_ser_off, end;
 
-	/* Check first: nothing is modified if the scan has to run again. */
-	for (uint64_t i = 0; i < ix->blk_cap; i++) {
-		struct st_bent *b = &ix->blks[i];
-		if (b->lblock != ST_NONE && b->cur != b->home && st_blk_in_journal(st, b->cur) &&
-		    st_ck_before_start(st, b->cur))
-			return UINT64_MAX;
+	if (ix->scan_moved)
+		return ST_SER_RESTART;
+	if (st->ck_ser_stage == 0) {
+		end = budget > ix->obj_cap - st->ck_ser_pos ? ix->obj_cap : st->ck_ser_pos + budget;
+		for (; st->ck_ser_pos < end; st->ck_ser_pos++) {
+			struct st_obj *o = &ix->objs[st->ck_ser_pos];
+			if (!o->used)
+				continue;
+			if (off + sizeof(struct st_ckpt_obj) > cap)
+				return ST_SER_FULL;
+			struct st_ckpt_obj *co = (struct st_ckpt_obj *)(p + off);
+			co->pool = o->pool;
+			co->reserved = 0;
+			co->oid = o->oid;
+			co->version = o->version;
+			o->ck_stamp = st->ck_stamp;
+			o->ck_idx = (uint32_t)st->ck_ser_nobj++;
+			off += sizeof(*co);
+		}
+		st->ck_ser_off = off;
+		ix->scan_cur[0] = st->ck_ser_pos;
+		if (st->ck_ser_pos < ix->obj_cap)
+			return ST_SER_MORE;
+		st->ck_ser_stage = 1;
+		st->ck_ser_pos = 0;
+		ix->scan_on[0] = false;
+		ix->scan_on[1] = true;
+		ix->scan_cur[1] = 0;
+		return ST_SER_MORE;
 	}
-	memset(h, 0, sizeof(*h));
-	for (uint64_t i = 0; i < ix->obj_cap; i++) {
-		struct st_obj *o = &ix->objs[i];
-		if (!o->used)
+	end = budget > ix->blk_cap - st->ck_ser_pos ? ix->blk_cap : st->ck_ser_pos + budget;
+	for (; st->ck_ser_pos < end; st->ck_ser_pos++) {
+		struct st_bent *b = &ix->blks[st->ck_ser_pos];
+		if (b->lblock == ST_NONE || b->home == ST_NONE)
 			continue;
-		if (off + sizeof(struct st_ckpt_obj) > cap)
-			return 0;
-		struct st_ckpt_obj *co = (struct st_ckpt_obj *)(p + off);
-		co->pool = o->pool;
-		co->reserved = 0;
-		co->oid = o->oid;
-		co->version = o->version;
-		o->pad2 = (uint32_t)nobj++;
-		off += sizeof(*co);
-	}
-	for (uint64_t i = 0; i < ix->blk_cap; i++) {
-		struct st_bent *b = &ix->blks[i];
-		if (b->lblock == ST_NONE || b->home == ST_NONE || b->cur != b->home)
-			continue; /* data in the journal after P: its record maps it */
+		if (b->cur != b->home) {
+			/* Data in the journal after P: its record maps it. Before P:
+			 * the flush scan missed it (the table moved under it). */
+			if (st_blk_in_journal(st, b->cur) && st_ck_before_start(st, b->cur))
+				return ST_SER_RESCAN;
+			continue;
+		}
 		struct st_obj *o = st__obj_find(ix, b->pool, b->oid);
-		if (!o)
-			continue; /* cannot happen */
+		if (!o || o->ck_stamp != st->ck_stamp)
+			continue;
 		if (off + sizeof(struct st_ckpt_blk) > cap)
-			return 0;
+			return ST_SER_FULL;
 		struct st_ckpt_blk *cb = (struct st_ckpt_blk *)(p + off);
-		cb->obj_idx = o->pad2;
+		cb->obj_idx = o->ck_idx;
 		cb->lblock = b->lblock;
 		cb->pblock = b->home;
 		cb->crc = b->crc;
 		off += sizeof(*cb);
-		nblk++;
+		st->ck_ser_nblk++;
 	}
+	st->ck_ser_off = off;
+	ix->scan_cur[1] = st->ck_ser_pos;
+	if (st->ck_ser_pos < ix->blk_cap)
+		return ST_SER_MORE;
+	ix->scan_on[1] = false;
+
+	uint64_t nmeta = 0;
 	for (uint64_t i = 0; i < ix->meta_cap; i++) {
 		struct st_meta *m = ix->meta[i];
 		if (!m)
 			continue;
 		uint64_t rb = st__meta_rec_bytes(m->key_len, m->val_len);
 		if (off + rb > cap)
-			return 0;
+			return ST_SER_FULL;
 		struct st_ckpt_meta *cm = (struct st_ckpt_meta *)(p + off);
 		memset(cm, 0, rb);
 		cm->key_len = (uint16_t)m->key_len;
@@ -188,23 +247,26 @@ st_ck_serialize(struct st_store *st, uint64_t new_gen)
 		off += rb;
 		nmeta++;
 	}
+	struct st_ckpt_hdr *h = (struct st_ckpt_hdr *)p;
+	memset(h, 0, sizeof(*h));
 	h->magic = ST_CKPT_MAGIC;
 	h->version = ST_FORMAT_VERSION;
 	h->hdr_bytes = sizeof(*h);
 	memcpy(h->uuid, st->sb.uuid, 16);
-	h->gen = new_gen;
+	h->gen = st->gen + 1;
 	h->journal_gen = st->jgen;
 	h->journal_head = st->ck_head;
 	h->journal_seq = st->ck_seq;
-	h->n_objects = nobj;
-	h->n_blocks = nblk;
+	h->n_objects = st->ck_ser_nobj;
+	h->n_blocks = st->ck_ser_nblk;
 	h->n_meta = nmeta;
 	h->used_bytes = off;
 	/* Zero the tail of the last block so the image is deterministic. */
-	uint64_t end = (off + ST_BLK - 1) / ST_BLK * ST_BLK;
-	memset(p + off, 0, end - off);
+	uint64_t endb = (off + ST_BLK - 1) / ST_BLK * ST_BLK;
+	memset(p + off, 0, endb - off);
 	h->crc = rt_crc32c(0, p, off);
-	return end / ST_BLK;
+	*nblks_out = endb / ST_BLK;
+	return ST_SER_DONE;
 }
 
 static void
@@ -226,6 +288,7 @@ st_ck_done(struct st_store *st, int rc)
 			       DP_RC(rc));
 		st->failed = rc;
 	}
+	st_ck_ser_stop(st);
 	st->ck_phase = ST_CK_IDLE;
 	st->ck_rc = rc;
 	memcpy(w, st->ck_waiters, sizeof(w[0]) * nw);
@@ -264,6 +327,84 @@ st_ck_flush_written(struct st_store *st)
 	st->ck_nflush = 0;
 }
 
+static void st_ck_io_done(struct st_bio *bio, int res);
+static void st_ck_write_next(struct st_store *st);
+
+static void
+st_ck_ser_fn(void *ctx)
+{
+	st_ck_ser_run(ctx);
+}
+
+/* Serialise step by step, yielding to the reactor between steps; after a few
+ * restarts (deletions keep moving entries under the scan) in one go. */
+static void
+st_ck_ser_run(struct st_store *st)
+{
+	bool at_once = st->ck_ser_restarts >= 8;
+	uint64_t budget = at_once ? UINT64_MAX : st->ck_scan_slots;
+	uint64_t nblks = 0;
+	enum st_ser_res r;
+
+	do
+		r = st_ck_ser_step(st, budget, &nblks);
+	while (r == ST_SER_MORE && at_once);
+	switch (r) {
+	case ST_SER_MORE:
+		rt_reactor_defer(st->r, &st->ck_msg, st_ck_ser_fn, st);
+		return;
+	case ST_SER_FULL:
+		if (at_once) {
+			st_ck_ser_stop(st);
+			st_ck_done(st, -ENOSPC); /* cannot happen: slots fit the worst case */
+			return;
+		}
+		st->ck_ser_restarts = 8;
+		/* fallthrough */
+	case ST_SER_RESTART:
+		st->ck_ser_restarts++;
+		st->ck_ser_restarts_total++;
+		st_ck_ser_stop(st);
+		st_ck_ser_begin(st);
+		rt_reactor_defer(st->r, &st->ck_msg, st_ck_ser_fn, st);
+		return;
+	case ST_SER_RESCAN:
+		st_ck_ser_stop(st);
+		/* Bounded: the blocks before P only ever get fewer. */
+		if (++st->ck_passes > 1000) {
+			st_ck_done(st, -RT_ECORRUPT);
+			return;
+		}
+		st->ck_scan = 0;
+		st->ck_phase = ST_CK_SCAN;
+		st_ck_scan_step(st);
+		return;
+	case ST_SER_DONE:
+		st_ck_ser_stop(st);
+		st->ck_phase = ST_CK_WRITE;
+		st->ck_wr_blks = nblks;
+		st->ck_wr_done = 0;
+		st_ck_write_next(st);
+		return;
+	}
+}
+
+/* The image goes out in pieces of ST_CK_WRITE_BLKS, one at a time, so that
+ * a client write never queues behind megabytes of checkpoint. */
+static void
+st_ck_write_next(struct st_store *st)
+{
+	uint64_t n = st->ck_wr_blks - st->ck_wr_done;
+	uint64_t slot = st->sb.ckpt_blk[(st->gen + 1) & 1];
+
+	if (n > ST_CK_WRITE_BLKS)
+		n = ST_CK_WRITE_BLKS;
+	st_ck_bio(st, &st->ck_bios[0], ST_BIO_WRITE, slot + st->ck_wr_done,
+		  st->ck_buf + st->ck_wr_done * ST_BLK, n, st_ck_io_done);
+	st->ck_wr_done += n;
+	st_ck_submit(st, 1);
+}
+
 static void
 st_ck_io_done(struct st_bio *bio, int res)
 {
@@ -292,33 +433,17 @@ st_ck_io_done(struct st_bio *bio, int res)
 		st->ck_phase = ST_CK_SCAN;
 		st_ck_scan_step(st);
 		return;
-	case ST_CK_DEVFLUSH1: {
-		uint64_t new_gen = st->gen + 1;
-		uint64_t nblks = st_ck_serialize(st, new_gen);
-
-		if (nblks == UINT64_MAX) {
-			/* A block moved behind the scan: scan again (bounded: the
-			 * blocks before P only ever get fewer). */
-			if (++st->ck_passes > 1000) {
-				st_ck_done(st, -RT_ECORRUPT);
-				return;
-			}
-			st->ck_scan = 0;
-			st->ck_phase = ST_CK_SCAN;
-			st_ck_scan_step(st);
-			return;
-		}
-		if (nblks == 0) {
-			st_ck_done(st, -ENOSPC);
-			return;
-		}
-		st->ck_phase = ST_CK_WRITE;
-		st_ck_bio(st, &st->ck_bios[0], ST_BIO_WRITE, st->sb.ckpt_blk[new_gen & 1], st->ck_buf,
-			  nblks, st_ck_io_done);
-		st_ck_submit(st, 1);
+	case ST_CK_DEVFLUSH1:
+		st->ck_phase = ST_CK_SERIALIZE;
+		st->ck_ser_restarts = 0;
+		st_ck_ser_begin(st);
+		st_ck_ser_run(st);
 		return;
-	}
 	case ST_CK_WRITE:
+		if (st->ck_wr_done < st->ck_wr_blks) {
+			st_ck_write_next(st);
+			return;
+		}
 		st->ck_phase = ST_CK_DEVFLUSH2;
 		st_ck_bio(st, &st->ck_bios[0], ST_BIO_FLUSH, 0, NULL, 0, st_ck_io_done);
 		st->stats.dev_flushes++;
@@ -344,12 +469,12 @@ static void
 st_ck_scan_step(struct st_store *st)
 {
 	struct st_index *ix = &st->idx;
-	uint64_t end = st->ck_scan + ST_CK_SCAN_SLOTS;
+	uint64_t end = st->ck_scan + st->ck_scan_slots;
 	uint32_t n = 0;
 
 	if (end > ix->blk_cap)
 		end = ix->blk_cap;
-	for (; st->ck_scan < end && n < ST_CKPT_FLUSH_PAR; st->ck_scan++) {
+	for (; st->ck_scan < end && n < st->ck_flush_par; st->ck_scan++) {
 		struct st_bent *b = &ix->blks[st->ck_scan];
 		if (b->lblock == ST_NONE || b->cur == b->home || b->home == ST_NONE ||
 		    !st_blk_in_journal(st, b->cur) || !st_ck_before_start(st, b->cur))

@@ -7,6 +7,8 @@
  *            journal block), home (its data-area block), crc32c
  * and the metadata key/value table (small; its values are heap allocated: the
  * one exception to "no malloc on the I/O path", documented in docs/libstore.md).
+ * A background checkpoint serialises the tables in steps; deletions tell it
+ * when they move an entry across its scan position (scan_moved).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -67,6 +69,14 @@ st__index_fini(struct st_index *ix)
 	free(ix->blks);
 	free(ix->meta);
 	memset(ix, 0, sizeof(*ix));
+}
+
+/* An entry moves from slot j to slot i: does it cross a checkpoint's scan? */
+static void
+st_scan_move(struct st_index *ix, int t, uint64_t j, uint64_t i)
+{
+	if (ix->scan_on[t] && ((j >= ix->scan_cur[t]) != (i >= ix->scan_cur[t])))
+		ix->scan_moved = true;
 }
 
 /* ---- objects ---- */
@@ -133,6 +143,7 @@ st__obj_del(struct st_index *ix, struct st_obj *o)
 		/* Move j back to i unless its home k lies cyclically in (i, j]. */
 		if ((i <= j) ? (i < k && k <= j) : (i < k || k <= j))
 			continue;
+		st_scan_move(ix, 0, j, i);
 		ix->objs[i] = ix->objs[j];
 		i = j;
 	}
@@ -204,6 +215,7 @@ st__blk_del(struct st_index *ix, struct st_bent *b)
 		uint64_t k = st_blk_hash(e->pool, e->oid, e->lblock) & mask;
 		if ((i <= j) ? (i < k && k <= j) : (i < k || k <= j))
 			continue;
+		st_scan_move(ix, 1, j, i);
 		ix->blks[i] = *e;
 		i = j;
 	}

@@ -29,11 +29,12 @@
 struct st_obj {
 	uint32_t pool;
 	uint8_t used;
-	uint8_t pad[3];
+	uint8_t ck_stamp; /* serialised by the checkpoint with this stamp (0: never) */
+	uint8_t pad[2];
 	uint64_t oid;
 	uint64_t version;
 	uint32_t mapped_blks;
-	uint32_t pad2;
+	uint32_t ck_idx;  /* its index in that checkpoint's object array */
 };
 
 struct st_bent {
@@ -64,6 +65,12 @@ struct st_index {
 	uint64_t meta_cap;
 	uint64_t n_meta;
 	uint64_t meta_used_bytes; /* as serialized in a checkpoint */
+	/* A checkpoint serialising a table (0 objects, 1 blocks) in steps: the
+	 * slots below scan_cur[t] are done. A deletion moving an entry across it
+	 * (the entry would be missed or seen twice) sets scan_moved. */
+	bool scan_on[2];
+	uint64_t scan_cur[2];
+	bool scan_moved;
 };
 
 /* ---- allocator ---- */
@@ -146,12 +153,15 @@ enum st_ckpt_phase {
 	ST_CK_FLUSH_READ,
 	ST_CK_FLUSH_WRITE,
 	ST_CK_DEVFLUSH1,
+	ST_CK_SERIALIZE,  /* serialising the index in steps */
 	ST_CK_WRITE,
 	ST_CK_DEVFLUSH2,
 };
 
 #define ST_CK_WAITERS 16u
 #define ST_CK_SCAN_SLOTS 32768u /* hash slots examined per reactor turn */
+#define ST_CK_FLUSH_INFLIGHT 8u /* journal-to-home copies in flight */
+#define ST_CK_WRITE_BLKS 64u    /* checkpoint image write size (256 KiB) */
 
 /* A block being copied from the journal to its home by a checkpoint. */
 struct st_ck_flush {
@@ -204,6 +214,14 @@ struct st_store {
 	uint64_t ck_head;   /* P: replay start of the checkpoint being written */
 	uint64_t ck_seq;    /* seq of the record at P */
 	uint32_t ck_passes; /* scan passes of this checkpoint */
+	uint32_t ck_scan_slots; /* ST_CK_SCAN_SLOTS (tests set it lower) */
+	uint32_t ck_flush_par;  /* ST_CK_FLUSH_INFLIGHT, at most ST_CKPT_FLUSH_PAR */
+	uint64_t ck_wr_blks, ck_wr_done; /* image write progress */
+	uint32_t ck_ser_stage;   /* 0 objects, 1 blocks */
+	uint32_t ck_ser_restarts;
+	uint64_t ck_ser_restarts_total; /* tests */
+	uint64_t ck_ser_pos, ck_ser_off, ck_ser_nobj, ck_ser_nblk;
+	uint8_t ck_stamp;
 	uint8_t *ck_buf;
 	uint64_t ck_buf_bytes;
 	uint64_t ck_scan;

@@ -39,6 +39,8 @@ st_open(const struct st_opts *opts, struct rt_reactor *r, struct st_store **out)
 	st->r = r;
 	st->opts = *opts;
 	st->fd = -1;
+	st->ck_scan_slots = ST_CK_SCAN_SLOTS;
+	st->ck_flush_par = ST_CK_FLUSH_INFLIGHT;
 	if (st->opts.journal_write_max_bytes == 0)
 		st->opts.journal_write_max_bytes = ST_BLK;
 	if (st->opts.journal_write_max_bytes > ST_JWRITE_MAX_LIMIT)

@@ -18,9 +18,11 @@
  * Checkpoints run in the background, so half of the cuts are aimed at one:
  * the round goes on until a checkpoint is running, then a random number of
  * reactor turns more (each one is one step of its I/O), then the power is cut.
- * The same simulation runs twice: with a 4 MiB journal, and with a 256 KiB one
- * that forces a checkpoint every few dozen operations (and operations waiting
- * for journal room).
+ * The same simulation runs three times: with a 4 MiB journal; with a 256 KiB
+ * one that forces a checkpoint every few dozen operations (and operations
+ * waiting for journal room); and with 48 objects on a 16 MiB disk, where the
+ * block table is dense enough that deletions move entries under a checkpoint
+ * serialising it in small steps (its restart path).
  *
  * Rounds: TESSERA_POWERCUT_ROUNDS per test (default 1000, a few seconds); seed:
  * TESSERA_POWERCUT_SEED (default: time-based, printed for reproduction).
@@ -37,7 +39,7 @@
 #include "st_int.h"
 #include "test_util.h"
 
-#define PC_OBJS 12
+#define PC_OBJS 48 /* at most; g_nobjs are used */
 #define PC_NB 64 /* blocks per object used by the test */
 #define PC_QD 8
 #define PC_DISK (32u << 20)
@@ -61,6 +63,7 @@ static bool g_cut;
 static uint64_t g_rng, g_gen;
 static uint64_t g_acks, g_inflight_at_cut, g_visible_unacked;
 static uint64_t g_cuts_in_ckpt;
+static int g_nobjs;
 
 static uint64_t
 pc_rand(void)
@@ -156,7 +159,7 @@ pc_matches(const struct pc_state *s, int obj, int read_rc, const uint8_t *buf)
 static void
 pc_verify(struct st_store *st, uint8_t *rb, uint64_t round, uint64_t seed)
 {
-	for (int obj = 0; obj < PC_OBJS; obj++) {
+	for (int obj = 0; obj < g_nobjs; obj++) {
 		int rc = st_sync_read(st, (struct st_obj_id){1, (uint64_t)obj}, 0, PC_NB * 4096ull, rb,
 				      NULL);
 		ck_assert_msg(rc == 0 || rc == -ENOENT, "round %" PRIu64 " (seed %" PRIu64
@@ -197,9 +200,12 @@ pc_verify(struct st_store *st, uint8_t *rb, uint64_t round, uint64_t seed)
 	}
 }
 
+/* dense: many objects on a small disk, so the block hash table has long
+ * clusters and deletions keep moving entries under a checkpoint's scan. */
 static void
-pc_run(uint64_t journal_bytes, const char *name)
+pc_run(uint64_t journal_bytes, bool dense, const char *name)
 {
+	uint64_t disk = dense ? (16u << 20) : PC_DISK;
 	const char *env = getenv("TESSERA_POWERCUT_ROUNDS");
 	const char *senv = getenv("TESSERA_POWERCUT_SEED");
 	uint64_t rounds = env ? strtoull(env, NULL, 10) : 1000;
@@ -221,11 +227,12 @@ pc_run(uint64_t journal_bytes, const char *name)
 		g_ops[i].buf = tu_buf(PC_NB * 4096);
 		g_ops[i].busy = false;
 	}
-	ck_assert_int_eq(st_membackend_create(r, PC_DISK, &mb), 0);
+	g_nobjs = dense ? PC_OBJS : 12;
+	ck_assert_int_eq(st_membackend_create(r, disk, &mb), 0);
 	st_opts_init(&o);
 	o.backend = st_membackend_ops();
 	o.backend_ctx = mb;
-	o.backend_size_bytes = PC_DISK;
+	o.backend_size_bytes = disk;
 	o.backend_reactor = r;
 	o.journal_bytes = journal_bytes;
 	o.meta_bytes = 64u << 10;
@@ -242,16 +249,22 @@ pc_run(uint64_t journal_bytes, const char *name)
 		g_cut = false;
 		ck_assert_int_eq(st_open(&o, r, &st), 0);
 		pc_verify(st, rb, round, seed);
+		/* Small scan steps: a checkpoint's scan yields to the operations
+		 * (and hash table moves) many times. */
+		if (dense)
+			st->ck_scan_slots = 8 + (uint32_t)(pc_rand() % 256);
+		else if (round % 4 == 0)
+			st->ck_scan_slots = 1 + (uint32_t)(pc_rand() % 512);
 		/* Aimed: start a checkpoint after `steps` turns (unless one runs),
 		 * then go on for `after` turns and cut. */
 		for (uint64_t i = 0; i < steps + (aim ? after : 0); i++) {
 			int inflight = 0;
 			if (aim && i == steps && st->ck_phase == ST_CK_IDLE)
 				st__ckpt_request(st);
-			for (int k = 0; k < PC_OBJS; k++)
+			for (int k = 0; k < g_nobjs; k++)
 				inflight += g_ops[k].busy;
 			while (inflight < PC_QD) {
-				int obj = (int)(pc_rand() % PC_OBJS);
+				int obj = (int)(pc_rand() % (uint64_t)g_nobjs);
 				if (g_ops[obj].busy)
 					break;
 				pc_submit(st, obj);
@@ -294,13 +307,19 @@ pc_run(uint64_t journal_bytes, const char *name)
 
 START_TEST(test_powercut)
 {
-	pc_run(4u << 20, "4MiB-journal");
+	pc_run(4u << 20, false, "4MiB-journal");
 }
 END_TEST
 
 START_TEST(test_powercut_small_journal)
 {
-	pc_run(256u << 10, "256KiB-journal");
+	pc_run(256u << 10, false, "256KiB-journal");
+}
+END_TEST
+
+START_TEST(test_powercut_dense)
+{
+	pc_run(1u << 20, true, "dense-index");
 }
 END_TEST
 
@@ -315,6 +334,7 @@ main(void)
 	tcase_set_timeout(tc, 3600);
 	tcase_add_test(tc, test_powercut);
 	tcase_add_test(tc, test_powercut_small_journal);
+	tcase_add_test(tc, test_powercut_dense);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
