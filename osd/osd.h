@@ -250,17 +250,32 @@ enum osd_op_kind {
 	OSD_OP_REPLICA = 1,
 };
 
-/* One replica's part of a replicated write. */
-struct osd_rep {
-	struct osd_op *op;
+/*
+ * A request to a peer OSD that awaits a reply (matched by frame tag). cb runs
+ * exactly once: with rc 0 and the reply, or with the connection's close
+ * reason (hdr/msg NULL). A reply's data segment lands in rx_buf if it fits.
+ */
+struct osd_preq;
+typedef void (*osd_preq_cb)(struct osd_preq *q, int rc, const struct frame_hdr *hdr,
+			    ProtobufCMessage *msg, const struct iovec *data, int data_cnt);
+struct osd_preq {
 	struct osd_peer *peer;
-	struct osd_rep *pnext, *pprev; /* peer's list of replies awaited */
-	struct rt_msgr_send send;
+	struct osd_preq *pnext, *pprev; /* peer's list of replies awaited */
 	uint64_t tag;
-	uint32_t osd_id;
 	bool awaiting;
+	osd_preq_cb cb;
+	void *rx_buf;
+	uint32_t rx_cap;
+	struct rt_msgr_send send;
 	struct iovec iov;
 	uint8_t head[OSD_HEAD_MAX];
+};
+
+/* One replica's part of a replicated write. */
+struct osd_rep {
+	struct osd_preq q;
+	struct osd_op *op;
+	uint32_t osd_id;
 };
 
 struct osd_op {
@@ -370,8 +385,9 @@ int osd_replica_alloc_data(struct osd_conn *oc, const struct frame_hdr *hdr,
 			   const ProtobufCMessage *msg, struct iovec *iov, int max_iov);
 /* The connection to reactor (seed % n) of OSD osd_id, made on demand. */
 struct osd_peer *osd_peer_get(struct osd_reactor *r, uint32_t osd_id, uint32_t seed);
-/* Send rep->send on the peer's connection and await the reply. Returns 0 or -errno. */
-int osd_peer_send(struct osd_peer *p, struct osd_rep *rep);
+/* Send q->send (prepared by the caller, tag q->tag) and await the reply. Returns 0
+ * (q->cb runs later, exactly once) or -errno (it never runs). */
+int osd_peer_send(struct osd_peer *p, struct osd_preq *q);
 void osd_peers_close_all(struct osd_reactor *r);
 
 /* --- osd_mon.c ------------------------------------------------------------- */

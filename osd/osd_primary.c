@@ -287,9 +287,26 @@ log_done(struct st_req *q, int rc)
 static void
 rep_sent(struct rt_msgr_send *s, int rc)
 {
-	struct osd_rep *rep = (struct osd_rep *)((char *)s - offsetof(struct osd_rep, send));
+	struct osd_rep *rep = (struct osd_rep *)((char *)s - offsetof(struct osd_rep, q.send));
 
 	osd_op_put(rep->op);
+}
+
+static void
+rep_reply(struct osd_preq *q, int rc, const struct frame_hdr *hdr, ProtobufCMessage *msg,
+	  const struct iovec *data, int data_cnt)
+{
+	struct osd_rep *rep = (struct osd_rep *)q;
+
+	if (rc == 0) {
+		const Tessera__RepOpReply *m = (const Tessera__RepOpReply *)msg;
+
+		if (hdr->type != FRAME_T_REP_OP_REPLY)
+			rc = -EBADMSG;
+		else if (m->status != TESSERA__STATUS__STATUS_OK)
+			rc = frame_status_to_errno(m->status);
+	}
+	osd_primary_rep_done(rep, rc);
 }
 
 void
@@ -320,16 +337,17 @@ rep_send(struct osd_op *op, uint32_t osd_id)
 	peer = osd_peer_get(r, osd_id, op->pg->seed);
 	if (!peer)
 		return -EHOSTUNREACH;
-	memset(rep, 0, offsetof(struct osd_rep, head));
+	memset(&rep->q, 0, offsetof(struct osd_preq, head));
 	rep->op = op;
 	rep->osd_id = osd_id;
-	rep->tag = ++r->next_tag;
+	rep->q.tag = ++r->next_tag;
+	rep->q.cb = rep_reply;
 	pgid.pool = op->pg->pool;
 	pgid.seed = op->pg->seed;
 	oid.pool = op->obj.pool;
 	oid.id = op->obj.oid;
 	osd_version_to_pb(op->version, &v);
-	m.req_id = rep->tag;
+	m.req_id = rep->q.tag;
 	m.epoch = r->map->epoch;
 	m.pg = &pgid;
 	m.oid = &oid;
@@ -341,19 +359,19 @@ rep_send(struct osd_op *op, uint32_t osd_id)
 	m.client_id = op->client_id;
 	m.client_req_id = op->req_id;
 	if (m.op == TESSERA__OP_TYPE__OP_WRITE) {
-		rep->iov.iov_base = op->type == TESSERA__OP_TYPE__OP_WRITE
-					    ? op->buf
-					    : (char *)op->buf + op->len;
-		rep->iov.iov_len = op->len;
+		rep->q.iov.iov_base = op->type == TESSERA__OP_TYPE__OP_WRITE
+					      ? op->buf
+					      : (char *)op->buf + op->len;
+		rep->q.iov.iov_len = op->len;
 		cnt = 1;
 	}
-	rc = rt_msgr_send_prep(&rep->send, rep->head, sizeof(rep->head), FRAME_T_REP_OP, rep->tag,
-			       op->hdr_flags & FRAME_F_DATA_CRC, &m.base, cnt ? &rep->iov : NULL,
-			       cnt, rep_sent);
+	rc = rt_msgr_send_prep(&rep->q.send, rep->q.head, sizeof(rep->q.head), FRAME_T_REP_OP,
+			       rep->q.tag, op->hdr_flags & FRAME_F_DATA_CRC, &m.base,
+			       cnt ? &rep->q.iov : NULL, cnt, rep_sent);
 	if (rc < 0)
 		return rc;
 	op->refs++; /* for rep_sent */
-	rc = osd_peer_send(peer, rep);
+	rc = osd_peer_send(peer, &rep->q);
 	if (rc < 0) {
 		op->refs--;
 		return rc;

@@ -32,13 +32,13 @@ struct osd_peer {
 	uint32_t ridx;
 	char addr[96];
 	struct rt_conn *conn;
-	struct osd_rep *awaiting; /* doubly linked through pnext/pprev */
+	struct osd_preq *awaiting; /* doubly linked through pnext/pprev */
 	struct osd_peer *next;
 	bool linked;
 };
 
 static void
-rep_unlink(struct osd_peer *p, struct osd_rep *rep)
+rep_unlink(struct osd_peer *p, struct osd_preq *rep)
 {
 	if (rep->pprev)
 		rep->pprev->pnext = rep->pnext;
@@ -66,30 +66,50 @@ peer_unlink(struct osd_peer *p)
 	p->linked = false;
 }
 
+static struct osd_preq *
+preq_find(struct osd_peer *p, uint64_t tag)
+{
+	for (struct osd_preq *q = p->awaiting; q; q = q->pnext)
+		if (q->tag == tag)
+			return q;
+	return NULL;
+}
+
 static void
 peer_on_frame(struct rt_conn *c, const struct frame_hdr *hdr, ProtobufCMessage *msg,
 	      const struct iovec *data, int data_cnt)
 {
 	struct osd_peer *p = rt_conn_user(c);
-	const Tessera__RepOpReply *m = (const Tessera__RepOpReply *)msg;
+	struct osd_preq *q;
 
-	if (hdr->type != FRAME_T_REP_OP_REPLY) {
-		rt_warn_rl(RT_SS_OSD, "peer " DF_OSD " sent a %s frame: closing", p->osd_id,
-			   frame_type_name(hdr->type));
+	if (!(hdr->flags & FRAME_F_REPLY)) {
+		rt_warn_rl(RT_SS_OSD, "peer " DF_OSD " sent a %s request on a reply channel: closing",
+			   p->osd_id, frame_type_name(hdr->type));
 		rt_conn_close(c, -RT_EBADTYPE);
 		return;
 	}
-	for (struct osd_rep *rep = p->awaiting; rep; rep = rep->pnext) {
-		if (rep->tag == hdr->tag) {
-			rep_unlink(p, rep);
-			osd_primary_rep_done(rep, m->status == TESSERA__STATUS__STATUS_OK
-							  ? 0
-							  : frame_status_to_errno(m->status));
-			return;
-		}
+	q = preq_find(p, hdr->tag);
+	if (!q) {
+		rt_warn_rl(RT_SS_OSD, "peer " DF_OSD ": reply to an unknown request %llu", p->osd_id,
+			   (unsigned long long)hdr->tag);
+		return;
 	}
-	rt_warn_rl(RT_SS_OSD, "peer " DF_OSD ": reply to unknown RepOp %llu", p->osd_id,
-		   (unsigned long long)hdr->tag);
+	rep_unlink(p, q);
+	q->cb(q, 0, hdr, msg, data, data_cnt);
+}
+
+static int
+peer_alloc_data(struct rt_conn *c, const struct frame_hdr *hdr, ProtobufCMessage *msg,
+		struct iovec *iov, int max_iov)
+{
+	struct osd_peer *p = rt_conn_user(c);
+	struct osd_preq *q = (hdr->flags & FRAME_F_REPLY) ? preq_find(p, hdr->tag) : NULL;
+
+	if (!q || !q->rx_buf || hdr->data_len > q->rx_cap)
+		return 0;
+	iov[0].iov_base = q->rx_buf;
+	iov[0].iov_len = hdr->data_len;
+	return 1;
 }
 
 static void
@@ -102,10 +122,10 @@ peer_on_close(struct rt_conn *c, int reason)
 			   p->r->idx, p->osd_id, p->addr, DP_RC(reason));
 	peer_unlink(p);
 	while (p->awaiting) {
-		struct osd_rep *rep = p->awaiting;
+		struct osd_preq *q = p->awaiting;
 
-		rep_unlink(p, rep);
-		osd_primary_rep_done(rep, reason < 0 ? reason : -EIO);
+		rep_unlink(p, q);
+		q->cb(q, reason < 0 ? reason : -EIO, NULL, NULL, NULL, 0);
 	}
 	p->conn = NULL;
 	free(p);
@@ -114,6 +134,7 @@ peer_on_close(struct rt_conn *c, int reason)
 static const struct rt_conn_ops peer_ops = {
 	.on_frame = peer_on_frame,
 	.on_close = peer_on_close,
+	.alloc_data = peer_alloc_data,
 };
 
 static void
@@ -171,7 +192,7 @@ osd_peer_get(struct osd_reactor *r, uint32_t osd_id, uint32_t seed)
 }
 
 int
-osd_peer_send(struct osd_peer *p, struct osd_rep *rep)
+osd_peer_send(struct osd_peer *p, struct osd_preq *rep)
 {
 	int rc;
 
