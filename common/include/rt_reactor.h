@@ -68,6 +68,9 @@ struct rt_reactor_opts {
 	unsigned ring_entries; /* SQ size; default 256 */
 	unsigned poll_us;      /* adaptive poll window before sleeping; default 50 */
 	bool busy_poll;        /* never sleep (burns a core); default false */
+	unsigned submit_batch; /* submit as soon as this many SQEs are queued, instead of
+				* once per loop iteration (deep queues start sooner);
+				* default 8; 0: once per iteration only */
 };
 
 void rt_reactor_opts_init(struct rt_reactor_opts *opts);
