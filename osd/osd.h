@@ -95,6 +95,7 @@ uint32_t osd_map_up_count(const struct osd_map *map, const struct mon_pg *pg);
 
 struct osd_op;
 struct osd_peer;
+struct osd_peering;
 
 struct osd_pg {
 	uint32_t pool;
@@ -109,7 +110,8 @@ struct osd_pg {
 	uint32_t n_acting;
 	uint32_t acting[OSD_MAX_REPLICAS];
 	uint64_t map_epoch;
-	/* Ops waiting for min_size up members (FIFO). */
+	struct osd_peering *pr; /* primary: peering and recovery state (osd_peering.c) */
+	/* Ops waiting for min_size up members or for peering (FIFO). */
 	struct osd_op *wait_head, *wait_tail;
 	/* Counters. */
 	uint64_t ops, writes;
@@ -318,6 +320,8 @@ struct osd_op {
 	uint32_t n_reps;
 	struct osd_op *wait_next;
 	struct osd_op *buf_next;
+	void *aux; /* member-side jobs: a malloc'd work list */
+	uint32_t aux_n, aux_i;
 
 	struct st_req sreq;
 	struct st_req lreq;
@@ -366,8 +370,8 @@ int osd_op_check_range(const struct osd_op *op);
 void osd_primary_submit(struct osd_op *op);
 /* A finished op leaves its PG's queue (called by osd_op_put). */
 void osd_primary_op_released(struct osd_op *op);
-/* Re-check ops waiting for min_size after a map change. */
-void osd_primary_map_changed(struct osd_reactor *r, struct osd_pg *pg);
+/* Restart the ops waiting on the PG (a map change, the end of peering). */
+void osd_primary_resume(struct osd_reactor *r, struct osd_pg *pg);
 /* A buffer for an op parked by osd_buf_wait: resume it on the next iteration. */
 void osd_primary_buf_ready(struct osd_op *op, void *buf);
 /* Answer every op waiting for min_size with rc (shutdown). */
@@ -389,6 +393,28 @@ struct osd_peer *osd_peer_get(struct osd_reactor *r, uint32_t osd_id, uint32_t s
  * (q->cb runs later, exactly once) or -errno (it never runs). */
 int osd_peer_send(struct osd_peer *p, struct osd_preq *q);
 void osd_peers_close_all(struct osd_reactor *r);
+
+/* Reply to a member-side request (FRAME_F_REPLY, tag op->tag) with msg and data
+ * from op's buffers; drops op's base reference. */
+void osd_replica_send_reply(struct osd_op *op, uint16_t type, const ProtobufCMessage *msg,
+			    const struct iovec *data, int data_cnt);
+
+/* --- osd_peering.c --------------------------------------------------------- */
+/* Peer the PG (this OSD is its primary): ops wait until it is active again. */
+void osd_peering_start(struct osd_reactor *r, struct osd_pg *pg);
+void osd_peering_free(struct osd_reactor *r, struct osd_pg *pg);
+bool osd_pg_is_active(const struct osd_pg *pg);
+/* "peering" / "recovering" while a round runs, else NULL. */
+const char *osd_pg_peering_state(const struct osd_pg *pg);
+/* Member side. */
+void osd_member_pg_query(struct osd_conn *oc, const struct frame_hdr *hdr,
+			 const Tessera__PgQuery *m);
+void osd_member_pg_notify(struct osd_conn *oc, const struct frame_hdr *hdr,
+			  const Tessera__PgNotify *m);
+void osd_member_obj_pull(struct osd_conn *oc, const struct frame_hdr *hdr,
+			 const Tessera__ObjectPull *m);
+void osd_member_obj_push(struct osd_conn *oc, const struct frame_hdr *hdr,
+			 const Tessera__ObjectPush *m, const struct iovec *data, int data_cnt);
 
 /* --- osd_mon.c ------------------------------------------------------------- */
 int osd_mon_start(struct osd *osd);

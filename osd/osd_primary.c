@@ -397,8 +397,8 @@ wait_timeout(struct rt_timer *t)
 	for (struct osd_op *w = pg->wait_head; w; w = w->wait_next)
 		pg->wait_tail = w;
 	op->waiting = false;
-	rt_warn_rl(RT_SS_OSD, "PG " DF_PGID ": fewer than min_size (%u) members up for %llu ms: "
-			      "failing the op",
+	rt_warn_rl(RT_SS_OSD, "PG " DF_PGID ": not active (peering, or fewer than min_size %u "
+			      "members up) for %llu ms: failing the op",
 		   pg->pool, pg->seed, pg->min_size,
 		   (unsigned long long)(op->r->osd->conf.op_timeout_us / 1000));
 	osd_op_reply(op, -RT_EPGINACTIVE);
@@ -522,6 +522,11 @@ op_start(struct osd_op *op)
 		osd_op_reply(op, -RT_ENOTPRIMARY);
 		return;
 	}
+	if (pg->primary && !osd_pg_is_active(pg)) {
+		/* Peering or recovering: wait (bounded by --op-timeout). */
+		wait_for_members(op);
+		return;
+	}
 	if (osd_op_is_mutation(op->type)) {
 		const struct osd_pglog_entry *e =
 			osd_pglog_find_dup(&pg->log, op->client_id, op->req_id);
@@ -578,7 +583,7 @@ osd_primary_buf_ready(struct osd_op *op, void *buf)
 }
 
 void
-osd_primary_map_changed(struct osd_reactor *r, struct osd_pg *pg)
+osd_primary_resume(struct osd_reactor *r, struct osd_pg *pg)
 {
 	struct osd_op *list = pg->wait_head;
 
@@ -589,7 +594,7 @@ osd_primary_map_changed(struct osd_reactor *r, struct osd_pg *pg)
 		list = op->wait_next;
 		op->wait_next = NULL;
 		op->waiting = false;
-		mutation_start(op);
+		op_start(op);
 	}
 }
 

@@ -79,6 +79,7 @@ pgs_free(struct osd_reactor *r)
 			struct osd_pg *pg = r->pgs[b];
 
 			r->pgs[b] = pg->hnext;
+			osd_peering_free(r, pg);
 			osd_pglog_fini(&pg->log);
 			free(pg);
 		}
@@ -93,6 +94,8 @@ osd_pg_state(const struct osd_reactor *r, const struct osd_pg *pg)
 
 	if (!r->map || !pg->member)
 		return "unknown";
+	if (pg->primary && osd_pg_peering_state(pg))
+		return osd_pg_peering_state(pg);
 	for (uint32_t i = 0; i < pg->n_acting; i++) {
 		const struct mon_osd *o = osd_map_osd(r->map, pg->acting[i]);
 
@@ -174,6 +177,18 @@ conn_on_frame(struct rt_conn *c, const struct frame_hdr *hdr, ProtobufCMessage *
 	case FRAME_T_REP_OP:
 		osd_replica_op_recv(oc, hdr, (const Tessera__RepOp *)msg, data, data_cnt);
 		break;
+	case FRAME_T_PG_QUERY:
+		osd_member_pg_query(oc, hdr, (const Tessera__PgQuery *)msg);
+		break;
+	case FRAME_T_PG_NOTIFY:
+		osd_member_pg_notify(oc, hdr, (const Tessera__PgNotify *)msg);
+		break;
+	case FRAME_T_OBJ_PULL:
+		osd_member_obj_pull(oc, hdr, (const Tessera__ObjectPull *)msg);
+		break;
+	case FRAME_T_OBJ_PUSH:
+		osd_member_obj_push(oc, hdr, (const Tessera__ObjectPush *)msg, data, data_cnt);
+		break;
 	default:
 		oc->r->stats.conns_bad++;
 		rt_warn_rl(RT_SS_OSD, "reactor %u: %s sent a %s frame: closing", oc->r->idx,
@@ -198,7 +213,7 @@ conn_alloc_data(struct rt_conn *c, const struct frame_hdr *hdr, ProtobufCMessage
 
 	if (hdr->type == FRAME_T_CLIENT_OP)
 		return osd_client_op_alloc_data(oc, hdr, msg, iov, max_iov);
-	if (hdr->type == FRAME_T_REP_OP)
+	if (hdr->type == FRAME_T_REP_OP || hdr->type == FRAME_T_OBJ_PUSH)
 		return osd_replica_alloc_data(oc, hdr, msg, iov, max_iov);
 	return 0;
 }
@@ -281,6 +296,10 @@ osd_reactor_apply_map(void *ctx)
 					       r->idx, pool->id, s);
 				continue;
 			}
+			bool was_primary = pg->primary && pg->member;
+			bool changed = pg->n_acting != mp->n_acting ||
+				       memcmp(pg->acting, mp->acting, sizeof(pg->acting)) != 0;
+
 			pg->map_epoch = map->epoch;
 			pg->member = pos >= 0;
 			pg->primary = pos == 0;
@@ -289,6 +308,8 @@ osd_reactor_apply_map(void *ctx)
 			pg->pg_count = pool->pg_count;
 			pg->n_acting = mp->n_acting;
 			memcpy(pg->acting, mp->acting, sizeof(pg->acting));
+			if (pg->primary && (!was_primary || changed || !pg->pr))
+				osd_peering_start(r, pg);
 		}
 	}
 	for (uint32_t b = 0; b < OSD_PG_BUCKETS; b++) {
@@ -298,7 +319,7 @@ osd_reactor_apply_map(void *ctx)
 				pg->primary = false;
 				pg->n_acting = 0;
 			}
-			osd_primary_map_changed(r, pg);
+			osd_primary_resume(r, pg);
 		}
 	}
 	rt_debug(RT_SS_OSD, "reactor %u: now at " DF_EPOCH, r->idx, DP_EPOCH(map->epoch));
@@ -471,7 +492,7 @@ reactor_setup(struct osd_reactor *r)
 		return rc;
 	rt_msgr_opts_init(&mo);
 	mo.limits.max_data_len = (uint32_t)conf->max_io_bytes;
-	mo.limits.max_msg_len = 64u << 10;
+	mo.limits.max_msg_len = 1u << 20; /* PG logs travel in PgNotify */
 	rc = rt_msgr_create(r->r, &mo, &r->msgr);
 	if (rc < 0)
 		return rc;

@@ -241,28 +241,36 @@ rep_reply_sent(struct rt_msgr_send *s, int rc)
 	osd_op_put(op);
 }
 
-static void
-rep_reply(struct osd_op *op, int rc)
+void
+osd_replica_send_reply(struct osd_op *op, uint16_t type, const ProtobufCMessage *msg,
+		       const struct iovec *data, int data_cnt)
 {
-	struct osd_reactor *r = op->r;
-	Tessera__RepOpReply m = TESSERA__REP_OP_REPLY__INIT;
 	int src;
 
-	if (rc < 0)
-		rt_warn_rl(RT_SS_OSD, "reactor %u: RepOp on " DF_STOBJ " failed: " DF_RC, r->idx,
-			   DP_STOBJ(op->obj), DP_RC(rc));
 	op->replied = true;
-	m.req_id = op->req_id;
-	m.status = frame_status_from_errno(rc);
-	m.epoch = r->map ? r->map->epoch : 0;
-	src = rt_msgr_send_prep(&op->rsend, op->rhead, sizeof(op->rhead), FRAME_T_REP_OP_REPLY,
-				op->tag, FRAME_F_REPLY, &m.base, NULL, 0, rep_reply_sent);
+	src = rt_msgr_send_prep(&op->rsend, op->rhead, sizeof(op->rhead), type, op->tag,
+				FRAME_F_REPLY, msg, data, data_cnt, rep_reply_sent);
 	if (src == 0 && op->conn) {
 		op->refs++;
 		if (rt_conn_send(op->conn, &op->rsend) < 0)
 			op->refs--;
 	}
 	osd_op_put(op);
+}
+
+static void
+rep_reply(struct osd_op *op, int rc)
+{
+	struct osd_reactor *r = op->r;
+	Tessera__RepOpReply m = TESSERA__REP_OP_REPLY__INIT;
+
+	if (rc < 0)
+		rt_warn_rl(RT_SS_OSD, "reactor %u: RepOp on " DF_STOBJ " failed: " DF_RC, r->idx,
+			   DP_STOBJ(op->obj), DP_RC(rc));
+	m.req_id = op->req_id;
+	m.status = frame_status_from_errno(rc);
+	m.epoch = r->map ? r->map->epoch : 0;
+	osd_replica_send_reply(op, FRAME_T_REP_OP_REPLY, &m.base, NULL, 0);
 }
 
 static void

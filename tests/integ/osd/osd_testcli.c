@@ -8,6 +8,11 @@
  *   tessera-osd-testcli verify --mon ADDR --pool NAME --objects N
  *   tessera-osd-testcli write-one --mon ADDR --pool NAME --oid N --expect STATUS
  *   tessera-osd-testcli bench --mon ADDR --pool NAME --objects N   (N ops each)
+ *   tessera-osd-testcli rewrite --mon ADDR --pool NAME --objects N --base B
+ *   tessera-osd-testcli delete-one|absent --mon ADDR --pool NAME --oid N [--wait T]
+ * verify and rewrite take --base B (the pattern seed base, default 1000);
+ * --wait T polls a member that differs up to T times (100 ms apart) while
+ * recovery runs.
  *
  * run: writes N objects and reads them back from the primary and from every
  * member of the acting set (OSD_OPF_LOCAL_READ); checks duplicate detection
@@ -468,6 +473,8 @@ write_obj(uint64_t oid, uint64_t pat, uint64_t req_id, struct op_res *res)
 	op_run(&q, res);
 }
 
+static int g_retry_replicas; /* verify: poll a replica that differs (recovery running) */
+
 static void
 read_check(uint64_t oid, uint64_t pat, int64_t target, const char *what)
 {
@@ -480,6 +487,15 @@ read_check(uint64_t oid, uint64_t pat, int64_t target, const char *what)
 
 	pattern(want, sizeof(want), pat);
 	op_run(&q, &r);
+	for (int i = 0; i < g_retry_replicas && target >= 0 &&
+			(r.status != 0 || r.data_len != OBJ_BYTES || memcmp(r.data, want, OBJ_BYTES));
+	     i++) {
+		struct timespec ts = { 0, 100 * 1000000 };
+
+		res_free(&r);
+		nanosleep(&ts, NULL); /* polling against a deadline while recovery runs */
+		op_run(&q, &r);
+	}
 	snprintf(msg, sizeof(msg), "%s: read object %" PRIu64 " from %s%" PRId64, what, oid,
 		 target >= 0 ? "osd." : "primary ", target);
 	expect_status(&r, 0, msg);
@@ -898,7 +914,7 @@ int
 main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : "", *pool = "rbd", *state = NULL;
-	uint64_t n = 16, one_oid = 0;
+	uint64_t n = 16, one_oid = 0, base = 1000;
 	int expect = 0;
 
 	for (int i = 2; i + 1 < argc; i += 2) {
@@ -908,6 +924,10 @@ main(int argc, char **argv)
 			pool = argv[i + 1];
 		else if (!strcmp(argv[i], "--objects"))
 			n = strtoull(argv[i + 1], NULL, 0);
+		else if (!strcmp(argv[i], "--base"))
+			base = strtoull(argv[i + 1], NULL, 0);
+		else if (!strcmp(argv[i], "--wait"))
+			g_retry_replicas = atoi(argv[i + 1]);
 		else if (!strcmp(argv[i], "--oid"))
 			one_oid = strtoull(argv[i + 1], NULL, 0);
 		else if (!strcmp(argv[i], "--expect"))
@@ -918,7 +938,7 @@ main(int argc, char **argv)
 			fail("unknown option %s", argv[i]);
 	}
 	if (!strcmp(cmd, "--help") || !g_mon || !*cmd) {
-		printf("usage: tessera-osd-testcli run|resend|verify|write-one|bench --mon ADDR [--pool NAME] "
+		printf("usage: tessera-osd-testcli run|resend|verify|write-one|bench|rewrite|delete-one|absent --mon ADDR [--pool NAME] "
 		       "[--objects N] [--state FILE]\n");
 		return !strcmp(cmd, "--help") ? 0 : 2;
 	}
@@ -945,8 +965,45 @@ main(int argc, char **argv)
 			read_check(one_oid, 4242, -1, "write-one");
 	} else if (!strcmp(cmd, "bench")) {
 		bench(n);
+	} else if (!strcmp(cmd, "rewrite")) {
+		struct op_res r;
+
+		for (uint64_t i = 0; i < n; i++) {
+			write_obj(i, base + i, 0, &r);
+			expect_status(&r, 0, "rewrite");
+		}
+		printf("rewrote %" PRIu64 " objects with pattern base %" PRIu64 "\n", n, base);
+	} else if (!strcmp(cmd, "delete-one")) {
+		struct op_req q = { .op = TESSERA__OP_TYPE__OP_DELETE, .oid = one_oid, .target = -1 };
+		struct op_res r;
+
+		op_run(&q, &r);
+		expect_status(&r, expect, "delete-one");
+	} else if (!strcmp(cmd, "absent")) {
+		/* Object one_oid must be gone on the primary and every member. */
+		uint32_t seed;
+		const struct mon_pg *pg = pg_of(one_oid, &seed);
+
+		for (uint32_t k = 0; k <= pg->n_acting; k++) {
+			struct op_req q = { .op = TESSERA__OP_TYPE__OP_STAT, .oid = one_oid,
+					    .target = k ? (int64_t)pg->acting[k - 1] : -1,
+					    .flags = k ? OSD_OPF_LOCAL_READ : 0 };
+			struct op_res r;
+			int tries = 0;
+
+			do {
+				op_run(&q, &r);
+				if (r.status == TESSERA__STATUS__STATUS_ENOENT)
+					break;
+				struct timespec ts = { 0, 100 * 1000000 };
+
+				nanosleep(&ts, NULL);
+			} while (++tries < g_retry_replicas);
+			expect_status(&r, TESSERA__STATUS__STATUS_ENOENT, "deleted object is absent");
+		}
+		printf("object %" PRIu64 " absent on every member\n", one_oid);
 	} else if (!strcmp(cmd, "verify")) {
-		verify_all(n, 1000);
+		verify_all(n, base);
 		printf("verified %" PRIu64 " objects on every replica\n", n);
 	} else {
 		fail("unknown command %s", cmd);

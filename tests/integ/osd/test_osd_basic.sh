@@ -60,6 +60,14 @@ done
 boots() {
 	[ "$(grep -c "booted as" "$TSR_DIR/osd$1.log")" -ge "$2" ]
 }
+osds_up_exact() {
+	local n
+	n=$("$OSDCTL" -m "$MONADDR" --timeout 2s osd ls 2>/dev/null | grep -cw up)
+	[ "$n" = "$1" ]
+}
+waits_logged() {
+	[ "$(grep -c "write waits" "$TSR_DIR/osd1.log")" -ge "$1" ]
+}
 
 # Restart on the same files: same uuids, same ids, PG logs reloaded.
 for i in 1 2 3; do start_osd "$i"; done
@@ -75,20 +83,32 @@ tsr_wait_for 30 "PGs active+clean after restart" -- pgs_clean
 	tsr_fail "resend after restart"
 "$CLI" verify --mon "$MONADDR" --pool rbd --objects 40 || tsr_fail "verify after restart"
 
-osds_up_exact() {
-	local n
-	n=$("$OSDCTL" -m "$MONADDR" --timeout 2s osd ls 2>/dev/null | grep -cw up)
-	[ "$n" = "$1" ]
-}
-waits_logged() {
-	[ "$(grep -c "write waits" "$TSR_DIR/osd1.log")" -ge "$1" ]
-}
+# Recovery: osd3 misses writes (overwrites of every object, new ones, a
+# delete) while it is down; when it comes back, peering brings its PGs up to
+# date: pulls where it is the primary, pushes where it is a replica. Then
+# every member holds the same data.
+tsr_stop osd3 TERM 20 || tsr_fail "osd3 did not exit cleanly"
+tsr_wait_for 30 "osd3 marked down" -- osds_up_exact 2
+"$CLI" rewrite --mon "$MONADDR" --pool rbd --objects 40 --base 2000 ||
+	tsr_fail "writes while osd3 is down"
+"$CLI" delete-one --mon "$MONADDR" --pool rbd --oid 39 --expect 0 || tsr_fail "delete"
+start_osd 3
+tsr_wait_for 30 "osd3 booted a third time" -- boots 3 3
+tsr_wait_for 30 "3 OSDs up after osd3 returned" -- osds_up_exact 3
+"$CLI" verify --mon "$MONADDR" --pool rbd --objects 39 --base 2000 --wait 100 ||
+	tsr_fail "replicas differ after recovery"
+"$CLI" absent --mon "$MONADDR" --pool rbd --oid 39 --wait 100 ||
+	tsr_fail "the deleted object came back"
+grep -qE "pulling|pushing" "$TSR_DIR/osd1.log" "$TSR_DIR/osd2.log" "$TSR_DIR/osd3.log" ||
+	tsr_fail "no recovery was logged"
+tsr_log "osd3 recovered the writes it missed (pull and push)"
 
 # kill -9 one OSD: once the monitor marks it down, every acknowledged write is
 # still on every remaining member, and writes go on degraded (2 of 3 up).
 tsr_kill osd3
 tsr_wait_for 30 "osd3 marked down" -- osds_up_exact 2
-"$CLI" verify --mon "$MONADDR" --pool rbd --objects 40 || tsr_fail "verify after kill -9"
+"$CLI" verify --mon "$MONADDR" --pool rbd --objects 39 --base 2000 ||
+	tsr_fail "verify after kill -9"
 "$CLI" write-one --mon "$MONADDR" --pool rbd --oid 4000 --expect 0 ||
 	tsr_fail "a degraded write (2 of 3 up) failed"
 tsr_log "after kill -9 of osd3: no acknowledged write lost, degraded writes work"

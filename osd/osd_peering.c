@@ -1,0 +1,1281 @@
+/*
+ * Peering and log-based recovery (phase 2a), on the PG's reactor.
+ *
+ * When a map makes this OSD the primary of a PG, or changes the PG's acting
+ * set, the primary peers before it serves the PG again (client ops wait on
+ * the PG meanwhile, bounded by --op-timeout):
+ *
+ *  QUERY  send PgQuery to every other up member; each answers PgNotify with
+ *         its PgInfo (last_update, log_tail, log_cap) and its whole PG log.
+ *         A member that does not answer (connection lost) makes the round
+ *         start again after a second; a member the monitor marks down drops
+ *         out with the next map.
+ *  PULL   if a member has a newer last_update than the primary (the primary
+ *         restarted and missed writes), that member is authoritative: every
+ *         object named in its log after the primary's last_update is pulled
+ *         (ObjectPull -> ObjectPush with the data, chunk by chunk, or a
+ *         delete), written locally with its version, and the authoritative
+ *         entries are merged into the primary's log (and persisted).
+ *  PUSH   every member behind the primary gets the objects named in the
+ *         primary's log after its last_update (ObjectPush chunks or deletes),
+ *         then the missing log entries (a PgNotify request it merges).
+ *  ACTIVE the waiting ops resume.
+ *
+ * Objects move whole, up to the object size, in --max-io chunks; an all-zero
+ * chunk travels as data but is applied as write-zeroes (so unwritten ranges
+ * stay unmapped). One object at a time per PG: recovery is naturally
+ * throttled and never competes with the PG's own client I/O (which waits).
+ *
+ * Not yet (phase 2b): backfill when the logs do not overlap (the member is
+ * further behind than the authoritative log reaches): the PG is then
+ * recovered from the log only and reported "incomplete" in the log output;
+ * recovery in the background while the PG serves; rate limits and scrub.
+ *
+ * Member side (responders): PgQuery, ObjectPull (read a chunk), ObjectPush
+ * (apply a chunk or a delete), PgNotify requests (merge log entries).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "osd.h"
+#include "rt_err.h"
+#include "rt_log.h"
+#include "rt_pg.h"
+
+enum osd_pr_state {
+	PR_IDLE = 0,
+	PR_QUERY,
+	PR_PULL,
+	PR_MERGE,
+	PR_PUSH,
+	PR_ACTIVE,
+};
+
+struct osd_peering;
+
+struct osd_pr_member {
+	struct osd_peering *pr;
+	uint32_t osd_id;
+	bool answered, failed;
+	uint64_t last_update, log_tail;
+	bool log_complete;
+	struct osd_pglog_entry *log;
+	uint32_t n_log;
+	struct osd_preq q;
+};
+
+struct osd_pr_obj {
+	uint64_t oid;
+	uint64_t version;
+};
+
+struct osd_peering {
+	struct osd_reactor *r;
+	struct osd_pg *pg;
+	enum osd_pr_state state;
+	bool restart;
+	bool busy; /* a request or a store op is in flight */
+	uint32_t n;
+	struct osd_pr_member m[OSD_MAX_REPLICAS];
+	uint32_t pending;
+	int auth;
+	struct osd_pr_obj *objs;
+	uint32_t n_objs, cur;
+	uint64_t off;
+	uint32_t target;
+	void *buf;
+	size_t buf_cap;
+	struct st_req sreq;
+	struct osd_pglog_disk rec;
+	char key[OSD_PGLOG_KEY_MAX];
+	struct osd_preq q;
+	struct rt_timer timer;
+	uint64_t started_us;
+	struct osd_pglog_entry *merge;
+	uint32_t n_merge, merge_i;
+	uint64_t recovered;
+	bool incomplete;
+	uint8_t *send_buf; /* PgNotify requests (log pushes) */
+};
+
+static void pr_round(struct osd_peering *pr);
+static void pr_pull_next(struct osd_peering *pr);
+static void pr_push_next(struct osd_peering *pr);
+static void pr_merge_next(struct osd_peering *pr);
+
+static struct osd_peering *
+pr_of_timer(struct rt_timer *t)
+{
+	return (struct osd_peering *)((char *)t - offsetof(struct osd_peering, timer));
+}
+
+static void
+pr_reset(struct osd_peering *pr)
+{
+	for (uint32_t i = 0; i < pr->n; i++) {
+		free(pr->m[i].log);
+		pr->m[i].log = NULL;
+		pr->m[i].n_log = 0;
+	}
+	free(pr->objs);
+	pr->objs = NULL;
+	pr->n_objs = pr->cur = 0;
+	free(pr->merge);
+	pr->merge = NULL;
+	pr->n_merge = pr->merge_i = 0;
+	free(pr->send_buf);
+	pr->send_buf = NULL;
+	pr->off = 0;
+}
+
+bool
+osd_pg_is_active(const struct osd_pg *pg)
+{
+	return pg->pr && pg->pr->state == PR_ACTIVE;
+}
+
+const char *
+osd_pg_peering_state(const struct osd_pg *pg)
+{
+	if (!pg->pr)
+		return NULL;
+	switch (pg->pr->state) {
+	case PR_QUERY:
+		return "peering";
+	case PR_PULL:
+	case PR_MERGE:
+	case PR_PUSH:
+		return "recovering";
+	default:
+		return NULL;
+	}
+}
+
+static void
+pr_activate(struct osd_peering *pr)
+{
+	struct osd_pg *pg = pr->pg;
+
+	pr->state = PR_ACTIVE;
+	if (pr->recovered || pr->incomplete)
+		rt_info(RT_SS_OSD, "PG " DF_PGID ": active after peering, %" PRIu64
+				   " objects recovered in %" PRIu64 " ms%s",
+			pg->pool, pg->seed, pr->recovered,
+			(rt_reactor_now_us(pr->r->r) - pr->started_us) / 1000,
+			pr->incomplete ? " (INCOMPLETE: a member needs backfill)" : "");
+	pr_reset(pr);
+	osd_primary_resume(pr->r, pg);
+}
+
+/* A step finished: go on, unless the round must start again. Returns true if
+ * the caller should continue its state machine. */
+static bool
+pr_step_ok(struct osd_peering *pr)
+{
+	pr->busy = false;
+	if (!pr->pg->primary || !pr->pg->member) {
+		pr->state = PR_IDLE;
+		pr_reset(pr);
+		osd_primary_resume(pr->r, pr->pg); /* waiting ops learn they are misdirected */
+		return false;
+	}
+	if (pr->restart) {
+		pr_round(pr);
+		return false;
+	}
+	return true;
+}
+
+static void
+pr_retry_later(struct osd_peering *pr, const char *why, int rc)
+{
+	rt_warn_rl(RT_SS_OSD, "PG " DF_PGID ": peering: %s: " DF_RC "; retrying", pr->pg->pool,
+		   pr->pg->seed, why, DP_RC(rc));
+	pr->busy = true; /* until the timer */
+	pr->state = PR_QUERY;
+	rt_timer_start(pr->r->r, &pr->timer, 1000000, 0);
+}
+
+static void
+pr_retry_fire(struct rt_timer *t)
+{
+	struct osd_peering *pr = pr_of_timer(t);
+
+	if (pr_step_ok(pr))
+		pr_round(pr);
+}
+
+/* ---- query --------------------------------------------------------------------------- */
+
+static void
+pr_decide(struct osd_peering *pr);
+
+static void
+query_done(struct osd_preq *q, int rc, const struct frame_hdr *hdr, ProtobufCMessage *msg,
+	   const struct iovec *data, int data_cnt)
+{
+	struct osd_pr_member *m = (struct osd_pr_member *)((char *)q -
+							   offsetof(struct osd_pr_member, q));
+	struct osd_peering *pr = m->pr;
+	const Tessera__PgNotify *n = (const Tessera__PgNotify *)msg;
+
+	if (rc == 0 && (hdr->type != FRAME_T_PG_NOTIFY || n->status != TESSERA__STATUS__STATUS_OK ||
+			!n->info))
+		rc = hdr->type != FRAME_T_PG_NOTIFY ? -EBADMSG : frame_status_to_errno(n->status);
+	if (rc < 0) {
+		m->failed = true;
+	} else {
+		const Tessera__PgInfo *in = n->info;
+
+		m->answered = true;
+		m->last_update = in->last_update ? osd_version_make(in->last_update->epoch,
+								     in->last_update->seq)
+						 : 0;
+		m->log_tail = in->log_tail ? osd_version_make(in->log_tail->epoch, in->log_tail->seq)
+					   : 0;
+		m->log_complete = n->n_log < in->log_cap || in->log_cap == 0;
+		m->log = n->n_log ? calloc(n->n_log, sizeof(*m->log)) : NULL;
+		for (size_t i = 0; m->log && i < n->n_log; i++) {
+			const Tessera__PgLogEntry *e = n->log[i];
+
+			if (!e || !e->version || !e->oid)
+				continue;
+			m->log[m->n_log].version = osd_version_make(e->version->epoch,
+								    e->version->seq);
+			m->log[m->n_log].obj.pool = e->oid->pool;
+			m->log[m->n_log].obj.oid = e->oid->id;
+			m->log[m->n_log].op = (uint8_t)e->op;
+			m->log[m->n_log].client_id = e->client_id;
+			m->log[m->n_log].req_id = e->client_req_id;
+			m->log[m->n_log].result =
+				e->result ? frame_status_to_errno(e->result) : 0;
+			m->n_log++;
+		}
+		if (n->n_log && !m->log)
+			m->failed = true;
+	}
+	if (--pr->pending == 0)
+		pr_decide(pr);
+}
+
+static void
+query_sent(struct rt_msgr_send *s, int rc)
+{
+}
+
+static void
+pr_round(struct osd_peering *pr)
+{
+	struct osd_reactor *r = pr->r;
+	struct osd_pg *pg = pr->pg;
+	uint32_t self = r->osd->osd_id;
+
+	pr_reset(pr);
+	pr->restart = false;
+	pr->incomplete = false;
+	pr->recovered = 0;
+	pr->state = PR_QUERY;
+	pr->started_us = rt_reactor_now_us(r->r);
+	pr->n = 0;
+	pr->pending = 1; /* held while sending */
+	pr->busy = true;
+	for (uint32_t i = 0; i < pg->n_acting; i++) {
+		const struct mon_osd *o = osd_map_osd(r->map, pg->acting[i]);
+		struct osd_pr_member *m;
+		Tessera__PgQuery pq = TESSERA__PG_QUERY__INIT;
+		Tessera__PgId pid = TESSERA__PG_ID__INIT;
+		struct osd_peer *peer;
+
+		if (pg->acting[i] == self || !o || !o->up)
+			continue;
+		m = &pr->m[pr->n++];
+		memset(m, 0, sizeof(*m));
+		m->pr = pr;
+		m->osd_id = pg->acting[i];
+		m->q.tag = ++r->next_tag;
+		m->q.cb = query_done;
+		pid.pool = pg->pool;
+		pid.seed = pg->seed;
+		pq.epoch = r->map->epoch;
+		pq.pg = &pid;
+		peer = osd_peer_get(r, m->osd_id, pg->seed);
+		if (!peer || rt_msgr_send_prep(&m->q.send, m->q.head, sizeof(m->q.head),
+					       FRAME_T_PG_QUERY, m->q.tag, 0, &pq.base, NULL, 0,
+					       query_sent) < 0 ||
+		    osd_peer_send(peer, &m->q) < 0) {
+			m->failed = true;
+			continue;
+		}
+		pr->pending++;
+	}
+	if (--pr->pending == 0)
+		pr_decide(pr);
+}
+
+static int
+cmp_entry(const void *a, const void *b)
+{
+	const struct osd_pglog_entry *x = a, *y = b;
+
+	return x->version < y->version ? -1 : x->version > y->version;
+}
+
+/* Objects named in log[] after `since`, newest version each, ascending oid order. */
+static int
+objs_from_log(struct osd_peering *pr, const struct osd_pglog_entry *log, uint32_t n,
+	      uint64_t since)
+{
+	free(pr->objs);
+	pr->objs = n ? calloc(n, sizeof(*pr->objs)) : NULL;
+	pr->n_objs = 0;
+	pr->cur = 0;
+	pr->off = 0;
+	if (n && !pr->objs)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t k;
+
+		if (log[i].version <= since || !log[i].version)
+			continue;
+		for (k = 0; k < pr->n_objs; k++)
+			if (pr->objs[k].oid == log[i].obj.oid)
+				break;
+		if (k == pr->n_objs) {
+			pr->objs[k].oid = log[i].obj.oid;
+			pr->n_objs++;
+		}
+		if (log[i].version > pr->objs[k].version)
+			pr->objs[k].version = log[i].version;
+	}
+	return 0;
+}
+
+static void
+pr_decide(struct osd_peering *pr)
+{
+	struct osd_pg *pg = pr->pg;
+	uint64_t best = pg->log.last_version;
+
+	if (!pr_step_ok(pr))
+		return;
+	for (uint32_t i = 0; i < pr->n; i++) {
+		if (pr->m[i].failed) {
+			pr_retry_later(pr, "a member did not answer", -EIO);
+			return;
+		}
+	}
+	pr->auth = -1;
+	for (uint32_t i = 0; i < pr->n; i++) {
+		if (pr->m[i].last_update > best) {
+			best = pr->m[i].last_update;
+			pr->auth = (int)i;
+		}
+	}
+	if (pr->auth >= 0) {
+		struct osd_pr_member *a = &pr->m[pr->auth];
+		uint64_t mine = pg->log.last_version;
+
+		if (!a->log_complete && mine < a->log_tail)
+			pr->incomplete = true;
+		rt_info(RT_SS_OSD, "PG " DF_PGID ": " DF_OSD " is ahead (%" PRIx64 " > %" PRIx64
+				   "): pulling",
+			pg->pool, pg->seed, a->osd_id, a->last_update, mine);
+		if (objs_from_log(pr, a->log, a->n_log, mine) < 0) {
+			pr_retry_later(pr, "out of memory", -ENOMEM);
+			return;
+		}
+		/* The entries to merge afterwards, oldest first. */
+		pr->merge = calloc(a->n_log ? a->n_log : 1, sizeof(*pr->merge));
+		if (!pr->merge) {
+			pr_retry_later(pr, "out of memory", -ENOMEM);
+			return;
+		}
+		for (uint32_t i = 0; i < a->n_log; i++)
+			if (a->log[i].version > mine)
+				pr->merge[pr->n_merge++] = a->log[i];
+		qsort(pr->merge, pr->n_merge, sizeof(*pr->merge), cmp_entry);
+		pr->state = PR_PULL;
+		pr_pull_next(pr);
+		return;
+	}
+	pr->state = PR_PUSH;
+	pr->target = 0;
+	pr->n_objs = 0;
+	pr_push_next(pr);
+}
+
+/* ---- pull ---------------------------------------------------------------------------- */
+
+static void
+pull_written(struct st_req *q, int rc)
+{
+	struct osd_peering *pr = q->ctx;
+
+	if (rc < 0 && rc != -ENOENT) {
+		pr_retry_later(pr, "writing a recovered object", rc);
+		return;
+	}
+	if (!pr_step_ok(pr))
+		return;
+	pr_pull_next(pr);
+}
+
+static bool
+all_zero(const void *p, size_t len)
+{
+	const uint64_t *w = p;
+
+	for (size_t i = 0; i < len / 8; i++)
+		if (w[i])
+			return false;
+	return true;
+}
+
+static void
+pull_done(struct osd_preq *q, int rc, const struct frame_hdr *hdr, ProtobufCMessage *msg,
+	  const struct iovec *data, int data_cnt)
+{
+	struct osd_peering *pr = (struct osd_peering *)((char *)q - offsetof(struct osd_peering, q));
+	const Tessera__ObjectPush *m = (const Tessera__ObjectPush *)msg;
+	struct osd_pr_obj *o = &pr->objs[pr->cur];
+	struct st_req *sq = &pr->sreq;
+
+	if (rc == 0 && hdr->type != FRAME_T_OBJ_PUSH)
+		rc = -EBADMSG;
+	if (rc == 0 && hdr->data_len && (data_cnt != 1 || data[0].iov_base != pr->buf))
+		rc = -EBADMSG; /* did not land in our buffer */
+	if (rc < 0) {
+		pr_retry_later(pr, "pulling an object", rc);
+		return;
+	}
+	memset(sq, 0, offsetof(struct st_req, priv));
+	sq->obj.pool = pr->pg->pool;
+	sq->obj.oid = o->oid;
+	sq->version = m->version ? osd_version_make(m->version->epoch, m->version->seq)
+				 : o->version;
+	sq->cb = pull_written;
+	sq->ctx = pr;
+	if (m->delete_) {
+		sq->op = ST_OP_DELETE;
+		pr->cur++;
+		pr->off = 0;
+		pr->recovered++;
+	} else {
+		if (hdr->data_len == 0 || hdr->data_len % 4096) {
+			pr_retry_later(pr, "a pulled chunk is malformed", -EBADMSG);
+			return;
+		}
+		sq->offset_bytes = pr->off;
+		sq->len_bytes = hdr->data_len;
+		if (all_zero(pr->buf, hdr->data_len)) {
+			sq->op = ST_OP_WRITE_ZEROES;
+		} else {
+			sq->op = ST_OP_WRITE;
+			sq->buf = pr->buf;
+		}
+		pr->off += hdr->data_len;
+		if (m->last || pr->off >= pr->r->max_object_bytes) {
+			pr->cur++;
+			pr->off = 0;
+			pr->recovered++;
+		}
+	}
+	pr->busy = true;
+	rc = st_submit(pr->r->st, sq);
+	if (rc < 0)
+		pr_retry_later(pr, "writing a recovered object", rc);
+}
+
+static void
+merge_written(struct st_req *q, int rc)
+{
+	struct osd_peering *pr = q->ctx;
+
+	if (rc < 0) {
+		pr_retry_later(pr, "persisting merged log entries", rc);
+		return;
+	}
+	if (!pr_step_ok(pr))
+		return;
+	pr_merge_next(pr);
+}
+
+static void
+pr_merge_next(struct osd_peering *pr)
+{
+	struct osd_pg *pg = pr->pg;
+	struct osd_pglog_entry *s;
+	struct st_req *q = &pr->sreq;
+	uint32_t klen;
+	int rc;
+
+	if (pr->merge_i >= pr->n_merge) {
+		pr->state = PR_PUSH;
+		pr->target = 0;
+		pr->n_objs = 0;
+		pr_push_next(pr);
+		return;
+	}
+	s = osd_pglog_append(&pg->log, &pr->merge[pr->merge_i++]);
+	osd_pglog_encode(&pg->log, s, &pr->rec);
+	klen = osd_pglog_key(pg->pool, pg->seed, s->slot, pr->key, sizeof(pr->key));
+	memset(q, 0, offsetof(struct st_req, priv));
+	q->op = ST_OP_META_SET;
+	q->meta_key = pr->key;
+	q->meta_key_len = klen;
+	q->buf = &pr->rec;
+	q->len_bytes = sizeof(pr->rec);
+	q->cb = merge_written;
+	q->ctx = pr;
+	pr->busy = true;
+	rc = st_submit(pr->r->st, q);
+	if (rc < 0)
+		pr_retry_later(pr, "persisting merged log entries", rc);
+}
+
+static void
+pull_sent(struct rt_msgr_send *s, int rc)
+{
+}
+
+static void
+pr_pull_next(struct osd_peering *pr)
+{
+	struct osd_reactor *r = pr->r;
+	struct osd_pr_member *a = &pr->m[pr->auth];
+	Tessera__ObjectPull m = TESSERA__OBJECT_PULL__INIT;
+	Tessera__PgId pid = TESSERA__PG_ID__INIT;
+	Tessera__ObjectId oid = TESSERA__OBJECT_ID__INIT;
+	struct osd_peer *peer;
+	int rc;
+
+	if (pr->cur >= pr->n_objs) {
+		pr->state = PR_MERGE;
+		pr_merge_next(pr);
+		return;
+	}
+	if (!pr->buf) {
+		pr->buf_cap = r->buf_bytes;
+		pr->buf = aligned_alloc(4096, pr->buf_cap);
+		if (!pr->buf) {
+			pr_retry_later(pr, "out of memory", -ENOMEM);
+			return;
+		}
+	}
+	memset(&pr->q, 0, offsetof(struct osd_preq, head));
+	pr->q.tag = ++r->next_tag;
+	pr->q.cb = pull_done;
+	pr->q.rx_buf = pr->buf;
+	pr->q.rx_cap = (uint32_t)pr->buf_cap;
+	pid.pool = pr->pg->pool;
+	pid.seed = pr->pg->seed;
+	oid.pool = pr->pg->pool;
+	oid.id = pr->objs[pr->cur].oid;
+	m.epoch = r->map->epoch;
+	m.pg = &pid;
+	m.oid = &oid;
+	m.offset = pr->off;
+	m.length = pr->buf_cap;
+	if (m.offset + m.length > r->max_object_bytes)
+		m.length = r->max_object_bytes - m.offset;
+	peer = osd_peer_get(r, a->osd_id, pr->pg->seed);
+	if (!peer) {
+		pr_retry_later(pr, "the authoritative member is unreachable", -EHOSTUNREACH);
+		return;
+	}
+	rc = rt_msgr_send_prep(&pr->q.send, pr->q.head, sizeof(pr->q.head), FRAME_T_OBJ_PULL,
+			       pr->q.tag, 0, &m.base, NULL, 0, pull_sent);
+	if (rc == 0)
+		rc = osd_peer_send(peer, &pr->q);
+	if (rc < 0) {
+		pr_retry_later(pr, "sending ObjectPull", rc);
+		return;
+	}
+	pr->busy = true;
+}
+
+/* ---- push ---------------------------------------------------------------------------- */
+
+static void push_read_done(struct st_req *q, int rc);
+
+static void
+push_sent(struct rt_msgr_send *s, int rc)
+{
+}
+
+static void
+push_log_done(struct osd_preq *q, int rc, const struct frame_hdr *hdr, ProtobufCMessage *msg,
+	      const struct iovec *data, int data_cnt)
+{
+	struct osd_peering *pr = (struct osd_peering *)((char *)q - offsetof(struct osd_peering, q));
+	const Tessera__PgNotify *n = (const Tessera__PgNotify *)msg;
+
+	free(pr->send_buf);
+	pr->send_buf = NULL;
+	if (rc == 0 && (hdr->type != FRAME_T_PG_NOTIFY || n->status != TESSERA__STATUS__STATUS_OK))
+		rc = hdr->type != FRAME_T_PG_NOTIFY ? -EBADMSG : frame_status_to_errno(n->status);
+	if (rc < 0) {
+		pr_retry_later(pr, "pushing log entries", rc);
+		return;
+	}
+	if (!pr_step_ok(pr))
+		return;
+	pr->m[pr->target].last_update = pr->pg->log.last_version;
+	pr->target++;
+	pr->n_objs = 0;
+	pr_push_next(pr);
+}
+
+/* Send the target the primary's log entries after its last_update. */
+static void
+push_log(struct osd_peering *pr)
+{
+	struct osd_reactor *r = pr->r;
+	struct osd_pg *pg = pr->pg;
+	struct osd_pr_member *t = &pr->m[pr->target];
+	Tessera__PgNotify n = TESSERA__PG_NOTIFY__INIT;
+	Tessera__PgInfo info = TESSERA__PG_INFO__INIT;
+	Tessera__PgId pid = TESSERA__PG_ID__INIT;
+	Tessera__PgLogEntry *ents = calloc(pg->log.cap, sizeof(*ents));
+	Tessera__PgLogEntry **pents = calloc(pg->log.cap, sizeof(*pents));
+	Tessera__Version *vers = calloc(pg->log.cap, sizeof(*vers));
+	Tessera__ObjectId *oids = calloc(pg->log.cap, sizeof(*oids));
+	struct osd_peer *peer;
+	size_t len;
+	int rc = -ENOMEM;
+
+	if (!ents || !pents || !vers || !oids)
+		goto out;
+	for (uint32_t i = 0; i < pg->log.cap; i++) {
+		const struct osd_pglog_entry *e = &pg->log.ents[i];
+
+		if (!e->version || e->version <= t->last_update)
+			continue;
+		tessera__pg_log_entry__init(&ents[n.n_log]);
+		tessera__version__init(&vers[n.n_log]);
+		tessera__object_id__init(&oids[n.n_log]);
+		osd_version_to_pb(e->version, &vers[n.n_log]);
+		oids[n.n_log].pool = e->obj.pool;
+		oids[n.n_log].id = e->obj.oid;
+		ents[n.n_log].version = &vers[n.n_log];
+		ents[n.n_log].oid = &oids[n.n_log];
+		ents[n.n_log].op = (Tessera__OpType)e->op;
+		ents[n.n_log].client_id = e->client_id;
+		ents[n.n_log].client_req_id = e->req_id;
+		ents[n.n_log].result = frame_status_from_errno(e->result);
+		pents[n.n_log] = &ents[n.n_log];
+		n.n_log++;
+	}
+	pid.pool = pg->pool;
+	pid.seed = pg->seed;
+	info.pg = &pid;
+	info.epoch = r->map->epoch;
+	n.info = &info;
+	n.log = pents;
+	len = frame_encoded_size(&n.base);
+	free(pr->send_buf);
+	pr->send_buf = malloc(len);
+	if (!pr->send_buf)
+		goto out;
+	memset(&pr->q, 0, offsetof(struct osd_preq, head));
+	pr->q.tag = ++r->next_tag;
+	pr->q.cb = push_log_done;
+	rc = rt_msgr_send_prep(&pr->q.send, pr->send_buf, len, FRAME_T_PG_NOTIFY, pr->q.tag, 0,
+			       &n.base, NULL, 0, push_sent);
+	if (rc < 0)
+		goto out;
+	peer = osd_peer_get(r, t->osd_id, pg->seed);
+	rc = peer ? osd_peer_send(peer, &pr->q) : -EHOSTUNREACH;
+	if (rc == 0)
+		pr->busy = true;
+out:
+	free(ents);
+	free(pents);
+	free(vers);
+	free(oids);
+	if (rc < 0)
+		pr_retry_later(pr, "pushing log entries", rc);
+}
+
+static void
+push_chunk_done(struct osd_preq *q, int rc, const struct frame_hdr *hdr, ProtobufCMessage *msg,
+		const struct iovec *data, int data_cnt)
+{
+	struct osd_peering *pr = (struct osd_peering *)((char *)q - offsetof(struct osd_peering, q));
+	const Tessera__ObjectPushReply *m = (const Tessera__ObjectPushReply *)msg;
+
+	if (rc == 0 && (hdr->type != FRAME_T_OBJ_PUSH_REPLY ||
+			(m->status != TESSERA__STATUS__STATUS_OK &&
+			 m->status != TESSERA__STATUS__STATUS_ENOENT)))
+		rc = hdr->type != FRAME_T_OBJ_PUSH_REPLY ? -EBADMSG
+							 : frame_status_to_errno(m->status);
+	if (rc < 0) {
+		pr_retry_later(pr, "pushing an object", rc);
+		return;
+	}
+	if (!pr_step_ok(pr))
+		return;
+	pr_push_next(pr);
+}
+
+/* Read the next chunk of the current object (or learn it is gone). */
+static void
+push_read(struct osd_peering *pr)
+{
+	struct st_req *q = &pr->sreq;
+	uint64_t len = pr->buf_cap;
+	int rc;
+
+	if (pr->off + len > pr->r->max_object_bytes)
+		len = pr->r->max_object_bytes - pr->off;
+	memset(q, 0, offsetof(struct st_req, priv));
+	q->op = ST_OP_READ;
+	q->obj.pool = pr->pg->pool;
+	q->obj.oid = pr->objs[pr->cur].oid;
+	q->offset_bytes = pr->off;
+	q->len_bytes = len;
+	q->buf = pr->buf;
+	q->cb = push_read_done;
+	q->ctx = pr;
+	pr->busy = true;
+	rc = st_submit(pr->r->st, q);
+	if (rc < 0)
+		pr_retry_later(pr, "reading an object to push", rc);
+}
+
+static void
+push_read_done(struct st_req *q, int rc)
+{
+	struct osd_peering *pr = q->ctx;
+	struct osd_reactor *r = pr->r;
+	Tessera__ObjectPush m = TESSERA__OBJECT_PUSH__INIT;
+	Tessera__PgId pid = TESSERA__PG_ID__INIT;
+	Tessera__ObjectId oid = TESSERA__OBJECT_ID__INIT;
+	Tessera__Version v = TESSERA__VERSION__INIT;
+	struct osd_peer *peer;
+	int cnt = 0;
+
+	if (rc < 0 && rc != -ENOENT) {
+		pr_retry_later(pr, "reading an object to push", rc);
+		return;
+	}
+	if (!pr_step_ok(pr))
+		return;
+	pid.pool = pr->pg->pool;
+	pid.seed = pr->pg->seed;
+	oid.pool = pr->pg->pool;
+	oid.id = pr->objs[pr->cur].oid;
+	osd_version_to_pb(rc == 0 ? q->out_version : pr->objs[pr->cur].version, &v);
+	m.epoch = r->map->epoch;
+	m.pg = &pid;
+	m.oid = &oid;
+	m.version = &v;
+	m.offset = pr->off;
+	if (rc == -ENOENT) {
+		m.delete_ = true;
+		m.last = true;
+	} else {
+		m.length = q->len_bytes;
+		m.last = pr->off + q->len_bytes >= r->max_object_bytes;
+		pr->q.iov.iov_base = pr->buf;
+		pr->q.iov.iov_len = q->len_bytes;
+		cnt = 1;
+	}
+	if (m.last) {
+		pr->cur++;
+		pr->off = 0;
+		pr->recovered++;
+	} else {
+		pr->off += q->len_bytes;
+	}
+	memset(&pr->q, 0, offsetof(struct osd_preq, iov));
+	pr->q.tag = ++r->next_tag;
+	pr->q.cb = push_chunk_done;
+	peer = osd_peer_get(r, pr->m[pr->target].osd_id, pr->pg->seed);
+	rc = peer ? rt_msgr_send_prep(&pr->q.send, pr->q.head, sizeof(pr->q.head), FRAME_T_OBJ_PUSH,
+				      pr->q.tag, 0, &m.base, cnt ? &pr->q.iov : NULL, cnt,
+				      push_sent)
+		  : -EHOSTUNREACH;
+	if (rc == 0)
+		rc = osd_peer_send(peer, &pr->q);
+	if (rc < 0) {
+		pr_retry_later(pr, "pushing an object", rc);
+		return;
+	}
+	pr->busy = true;
+}
+
+static void
+pr_push_next(struct osd_peering *pr)
+{
+	struct osd_pg *pg = pr->pg;
+
+	for (;;) {
+		struct osd_pr_member *t;
+
+		if (pr->target >= pr->n) {
+			pr_activate(pr);
+			return;
+		}
+		t = &pr->m[pr->target];
+		if (t->last_update >= pg->log.last_version) {
+			pr->target++;
+			continue;
+		}
+		if (!pr->objs) {
+			/* Start on this target: what it misses, per our log. */
+			if (osd_pglog_tail_version(&pg->log) > t->last_update &&
+			    pg->log.n >= pg->log.cap) {
+				pr->incomplete = true;
+				rt_warn(RT_SS_OSD, "PG " DF_PGID ": " DF_OSD " is behind the log: it "
+						   "needs a backfill (not implemented yet)",
+					pg->pool, pg->seed, t->osd_id);
+			}
+			rt_info(RT_SS_OSD, "PG " DF_PGID ": " DF_OSD " is behind (%" PRIx64
+					   " < %" PRIx64 "): pushing",
+				pg->pool, pg->seed, t->osd_id, t->last_update, pg->log.last_version);
+			if (objs_from_log(pr, pg->log.ents, pg->log.cap, t->last_update) < 0) {
+				pr_retry_later(pr, "out of memory", -ENOMEM);
+				return;
+			}
+			if (!pr->objs) {
+				pr->objs = calloc(1, sizeof(*pr->objs));
+				if (!pr->objs) {
+					pr_retry_later(pr, "out of memory", -ENOMEM);
+					return;
+				}
+			}
+			if (!pr->buf) {
+				pr->buf_cap = pr->r->buf_bytes;
+				pr->buf = aligned_alloc(4096, pr->buf_cap);
+				if (!pr->buf) {
+					pr_retry_later(pr, "out of memory", -ENOMEM);
+					return;
+				}
+			}
+		}
+		if (pr->cur < pr->n_objs) {
+			push_read(pr);
+			return;
+		}
+		/* Objects done: now the log entries; the next target afterwards. */
+		free(pr->objs);
+		pr->objs = NULL;
+		pr->n_objs = pr->cur = 0;
+		push_log(pr);
+		return;
+	}
+}
+
+/* ---- entry points (primary) ------------------------------------------------------------ */
+
+void
+osd_peering_start(struct osd_reactor *r, struct osd_pg *pg)
+{
+	struct osd_peering *pr = pg->pr;
+
+	if (!pr) {
+		pr = calloc(1, sizeof(*pr));
+		if (!pr) {
+			rt_err(RT_SS_OSD, "PG " DF_PGID ": out of memory for peering", pg->pool,
+			       pg->seed);
+			return;
+		}
+		pr->r = r;
+		pr->pg = pg;
+		rt_timer_init(&pr->timer, pr_retry_fire);
+		pg->pr = pr;
+	}
+	if (pr->busy) {
+		pr->restart = true; /* after the step in flight */
+		return;
+	}
+	pr_round(pr);
+}
+
+void
+osd_peering_free(struct osd_reactor *r, struct osd_pg *pg)
+{
+	struct osd_peering *pr = pg->pr;
+
+	if (!pr)
+		return;
+	if (rt_timer_is_armed(&pr->timer))
+		rt_timer_stop(r->r, &pr->timer);
+	pr_reset(pr);
+	free(pr->buf);
+	free(pr);
+	pg->pr = NULL;
+}
+
+/* ---- member side ------------------------------------------------------------------------ */
+
+struct resp_send {
+	struct rt_msgr_send s;
+	uint8_t buf[];
+};
+
+static void
+resp_sent(struct rt_msgr_send *s, int rc)
+{
+	free((char *)s - offsetof(struct resp_send, s));
+}
+
+static void
+send_malloced(struct rt_conn *c, uint16_t type, uint64_t tag, const ProtobufCMessage *msg)
+{
+	size_t len = frame_encoded_size(msg);
+	struct resp_send *rs = malloc(sizeof(*rs) + len);
+
+	if (!rs)
+		return;
+	if (rt_msgr_send_prep(&rs->s, rs->buf, len, type, tag, FRAME_F_REPLY, msg, NULL, 0,
+			      resp_sent) < 0 ||
+	    rt_conn_send(c, &rs->s) < 0)
+		free(rs);
+}
+
+static void
+notify_reply_status(struct rt_conn *c, uint64_t tag, int rc, uint64_t epoch)
+{
+	Tessera__PgNotify n = TESSERA__PG_NOTIFY__INIT;
+
+	n.status = frame_status_from_errno(rc);
+	send_malloced(c, FRAME_T_PG_NOTIFY, tag, &n.base);
+}
+
+void
+osd_member_pg_query(struct osd_conn *oc, const struct frame_hdr *hdr, const Tessera__PgQuery *m)
+{
+	struct osd_reactor *r = oc->r;
+	Tessera__PgNotify n = TESSERA__PG_NOTIFY__INIT;
+	Tessera__PgInfo info = TESSERA__PG_INFO__INIT;
+	Tessera__PgId pid = TESSERA__PG_ID__INIT;
+	Tessera__Version lu = TESSERA__VERSION__INIT, lt = TESSERA__VERSION__INIT;
+	Tessera__PgLogEntry *ents = NULL, **pents = NULL;
+	Tessera__Version *vers = NULL;
+	Tessera__ObjectId *oids = NULL;
+	struct osd_pg *pg;
+
+	if (!m->pg || rt_pg_reactor(m->pg->seed, r->osd->n_reactors) != r->idx) {
+		notify_reply_status(oc->c, hdr->tag, -EINVAL, 0);
+		return;
+	}
+	pg = osd_pg_get(r, m->pg->pool, m->pg->seed);
+	if (!pg) {
+		notify_reply_status(oc->c, hdr->tag, -ENOMEM, 0);
+		return;
+	}
+	ents = calloc(pg->log.cap, sizeof(*ents));
+	pents = calloc(pg->log.cap, sizeof(*pents));
+	vers = calloc(pg->log.cap, sizeof(*vers));
+	oids = calloc(pg->log.cap, sizeof(*oids));
+	if (!ents || !pents || !vers || !oids) {
+		notify_reply_status(oc->c, hdr->tag, -ENOMEM, 0);
+		goto out;
+	}
+	for (uint32_t i = 0; i < pg->log.cap; i++) {
+		const struct osd_pglog_entry *e = &pg->log.ents[i];
+
+		if (!e->version)
+			continue;
+		tessera__pg_log_entry__init(&ents[n.n_log]);
+		tessera__version__init(&vers[n.n_log]);
+		tessera__object_id__init(&oids[n.n_log]);
+		osd_version_to_pb(e->version, &vers[n.n_log]);
+		oids[n.n_log].pool = e->obj.pool;
+		oids[n.n_log].id = e->obj.oid;
+		ents[n.n_log].version = &vers[n.n_log];
+		ents[n.n_log].oid = &oids[n.n_log];
+		ents[n.n_log].op = (Tessera__OpType)e->op;
+		ents[n.n_log].client_id = e->client_id;
+		ents[n.n_log].client_req_id = e->req_id;
+		ents[n.n_log].result = frame_status_from_errno(e->result);
+		pents[n.n_log] = &ents[n.n_log];
+		n.n_log++;
+	}
+	pid.pool = pg->pool;
+	pid.seed = pg->seed;
+	osd_version_to_pb(pg->log.last_version, &lu);
+	osd_version_to_pb(osd_pglog_tail_version(&pg->log), &lt);
+	info.pg = &pid;
+	info.epoch = r->map ? r->map->epoch : 0;
+	info.last_update = &lu;
+	info.log_tail = &lt;
+	info.log_cap = pg->log.cap;
+	n.status = TESSERA__STATUS__STATUS_OK;
+	n.info = &info;
+	n.log = pents;
+	send_malloced(oc->c, FRAME_T_PG_NOTIFY, hdr->tag, &n.base);
+out:
+	free(ents);
+	free(pents);
+	free(vers);
+	free(oids);
+}
+
+/* ObjectPull: read one chunk and answer with an ObjectPush carrying it. */
+static void
+pull_read_done(struct st_req *q, int rc)
+{
+	struct osd_op *op = q->ctx;
+	struct osd_reactor *r = op->r;
+	Tessera__ObjectPush m = TESSERA__OBJECT_PUSH__INIT;
+	Tessera__PgId pid = TESSERA__PG_ID__INIT;
+	Tessera__ObjectId oid = TESSERA__OBJECT_ID__INIT;
+	Tessera__Version v = TESSERA__VERSION__INIT;
+	int cnt = 0;
+
+	pid.pool = op->obj.pool;
+	pid.seed = op->pg_seed;
+	oid.pool = op->obj.pool;
+	oid.id = op->obj.oid;
+	m.epoch = r->map ? r->map->epoch : 0;
+	m.pg = &pid;
+	m.oid = &oid;
+	m.offset = op->off;
+	if (rc == -ENOENT) {
+		m.delete_ = true;
+		m.last = true;
+	} else if (rc == 0) {
+		osd_version_to_pb(q->out_version, &v);
+		m.version = &v;
+		m.length = op->len;
+		m.last = op->off + op->len >= r->max_object_bytes;
+		op->riov.iov_base = op->buf;
+		op->riov.iov_len = op->len;
+		cnt = 1;
+	}
+	if (rc < 0 && rc != -ENOENT) {
+		/* No status field in ObjectPush: a reply without data and not "last"
+		 * of a wrong length makes the puller retry. */
+		rt_warn_rl(RT_SS_OSD, "reactor %u: ObjectPull read failed: " DF_RC, r->idx,
+			   DP_RC(rc));
+	}
+	osd_replica_send_reply(op, FRAME_T_OBJ_PUSH, &m.base, cnt ? &op->riov : NULL, cnt);
+	osd_op_put(op); /* the read's reference */
+}
+
+void
+osd_member_obj_pull(struct osd_conn *oc, const struct frame_hdr *hdr,
+		    const Tessera__ObjectPull *m)
+{
+	struct osd_reactor *r = oc->r;
+	struct osd_op *op = osd_op_alloc(r, oc->c);
+	struct st_req *q;
+	int rc;
+
+	if (!op) {
+		rt_conn_close(oc->c, -ENOMEM);
+		return;
+	}
+	op->kind = OSD_OP_REPLICA;
+	op->tag = hdr->tag;
+	op->sreq.ctx = op;
+	if (!m->pg || !m->oid || m->length == 0 || m->length % 4096 || m->offset % 4096 ||
+	    m->offset >= r->max_object_bytes || m->length > r->buf_bytes) {
+		op->len = 0;
+		op->refs++; /* as a read would hold */
+		pull_read_done(&op->sreq, -EINVAL);
+		return;
+	}
+	op->obj.pool = m->oid->pool;
+	op->obj.oid = m->oid->id;
+	op->pg_seed = m->pg->seed;
+	op->off = m->offset;
+	op->len = m->length;
+	if (op->off + op->len > r->max_object_bytes)
+		op->len = r->max_object_bytes - op->off;
+	op->buf = osd_buf_get(r);
+	if (!op->buf) {
+		op->refs++;
+		pull_read_done(&op->sreq, -EAGAIN);
+		return;
+	}
+	q = &op->sreq;
+	memset(q, 0, offsetof(struct st_req, priv));
+	q->op = ST_OP_READ;
+	q->obj = op->obj;
+	q->offset_bytes = op->off;
+	q->len_bytes = op->len;
+	q->buf = op->buf;
+	q->cb = pull_read_done;
+	q->ctx = op;
+	op->refs++;
+	rc = st_submit(r->st, q);
+	if (rc < 0)
+		pull_read_done(q, rc); /* with the reference taken above */
+}
+
+/* ObjectPush from the primary: apply a chunk or a delete. */
+static void
+push_applied(struct st_req *q, int rc)
+{
+	struct osd_op *op = q->ctx;
+	Tessera__ObjectPushReply m = TESSERA__OBJECT_PUSH_REPLY__INIT;
+	Tessera__ObjectId oid = TESSERA__OBJECT_ID__INIT;
+
+	oid.pool = op->obj.pool;
+	oid.id = op->obj.oid;
+	m.status = frame_status_from_errno(rc);
+	m.oid = &oid;
+	osd_replica_send_reply(op, FRAME_T_OBJ_PUSH_REPLY, &m.base, NULL, 0);
+	osd_op_put(op);
+}
+
+void
+osd_member_obj_push(struct osd_conn *oc, const struct frame_hdr *hdr,
+		    const Tessera__ObjectPush *m, const struct iovec *data, int data_cnt)
+{
+	struct osd_reactor *r = oc->r;
+	struct osd_op *op = oc->rx_op;
+	struct st_req *q;
+	int rc = 0;
+
+	oc->rx_op = NULL;
+	if (!op)
+		op = osd_op_alloc(r, oc->c);
+	if (!op) {
+		rt_conn_close(oc->c, -ENOMEM);
+		return;
+	}
+	op->kind = OSD_OP_REPLICA;
+	op->tag = hdr->tag;
+	q = &op->sreq;
+	memset(q, 0, offsetof(struct st_req, priv));
+	q->cb = push_applied;
+	q->ctx = op;
+	if (!m->pg || !m->oid || !m->version)
+		rc = -EINVAL;
+	else if (hdr->data_len && !op->buf)
+		rc = -EAGAIN;
+	if (rc == 0) {
+		op->obj.pool = m->oid->pool;
+		op->obj.oid = m->oid->id;
+		q->obj = op->obj;
+		q->version = osd_version_make(m->version->epoch, m->version->seq);
+		if (m->delete_) {
+			q->op = ST_OP_DELETE;
+		} else {
+			q->offset_bytes = m->offset;
+			q->len_bytes = hdr->data_len;
+			if (hdr->data_len == 0 || hdr->data_len % 4096 || m->offset % 4096 ||
+			    m->offset + hdr->data_len > r->max_object_bytes) {
+				rc = -EINVAL;
+			} else if (all_zero(op->buf, hdr->data_len)) {
+				q->op = ST_OP_WRITE_ZEROES;
+			} else {
+				q->op = ST_OP_WRITE;
+				q->buf = op->buf;
+			}
+		}
+	}
+	if (rc == 0) {
+		op->refs++;
+		rc = st_submit(r->st, q);
+		if (rc == 0)
+			return;
+		op->refs--;
+	}
+	op->refs++;
+	push_applied(q, rc);
+}
+
+/* PgNotify request from the primary: merge the entries newer than ours. */
+static void
+merge_member_next(struct osd_op *op);
+
+static void
+merge_member_written(struct st_req *q, int rc)
+{
+	struct osd_op *op = q->ctx;
+
+	if (rc < 0 && op->rc == 0)
+		op->rc = rc;
+	merge_member_next(op);
+	osd_op_put(op);
+}
+
+static void
+merge_member_next(struct osd_op *op)
+{
+	struct osd_pglog_entry *ents = op->aux;
+	struct osd_pg *pg = op->pg;
+	struct osd_pglog_entry *s;
+	struct st_req *q = &op->lreq;
+	uint32_t klen;
+
+	while (op->rc == 0 && op->aux_i < op->aux_n && ents[op->aux_i].version <= pg->log.last_version)
+		op->aux_i++;
+	if (op->rc < 0 || op->aux_i >= op->aux_n) {
+		notify_reply_status(op->conn, op->tag, op->rc, 0);
+		free(op->aux);
+		op->aux = NULL;
+		osd_op_put(op); /* the base reference */
+		return;
+	}
+	s = osd_pglog_append(&pg->log, &ents[op->aux_i++]);
+	osd_pglog_encode(&pg->log, s, &op->lrec);
+	klen = osd_pglog_key(pg->pool, pg->seed, s->slot, op->lkey, sizeof(op->lkey));
+	memset(q, 0, offsetof(struct st_req, priv));
+	q->op = ST_OP_META_SET;
+	q->meta_key = op->lkey;
+	q->meta_key_len = klen;
+	q->buf = &op->lrec;
+	q->len_bytes = sizeof(op->lrec);
+	q->cb = merge_member_written;
+	q->ctx = op;
+	op->refs++;
+	if (st_submit(op->r->st, q) < 0) {
+		op->refs--;
+		op->rc = -EIO;
+		merge_member_next(op);
+	}
+}
+
+void
+osd_member_pg_notify(struct osd_conn *oc, const struct frame_hdr *hdr, const Tessera__PgNotify *m)
+{
+	struct osd_reactor *r = oc->r;
+	struct osd_pglog_entry *ents;
+	struct osd_op *op;
+	struct osd_pg *pg;
+
+	if (!m->info || !m->info->pg ||
+	    rt_pg_reactor(m->info->pg->seed, r->osd->n_reactors) != r->idx) {
+		notify_reply_status(oc->c, hdr->tag, -EINVAL, 0);
+		return;
+	}
+	pg = osd_pg_get(r, m->info->pg->pool, m->info->pg->seed);
+	op = pg ? osd_op_alloc(r, oc->c) : NULL;
+	ents = calloc(m->n_log ? m->n_log : 1, sizeof(*ents));
+	if (!op || !ents) {
+		free(ents);
+		if (op)
+			osd_op_put(op);
+		notify_reply_status(oc->c, hdr->tag, -ENOMEM, 0);
+		return;
+	}
+	op->kind = OSD_OP_REPLICA;
+	op->tag = hdr->tag;
+	op->pg = pg;
+	for (size_t i = 0; i < m->n_log; i++) {
+		const Tessera__PgLogEntry *e = m->log[i];
+
+		if (!e || !e->version || !e->oid)
+			continue;
+		ents[op->aux_n].version = osd_version_make(e->version->epoch, e->version->seq);
+		ents[op->aux_n].obj.pool = e->oid->pool;
+		ents[op->aux_n].obj.oid = e->oid->id;
+		ents[op->aux_n].op = (uint8_t)e->op;
+		ents[op->aux_n].client_id = e->client_id;
+		ents[op->aux_n].req_id = e->client_req_id;
+		ents[op->aux_n].result = e->result ? frame_status_to_errno(e->result) : 0;
+		op->aux_n++;
+	}
+	qsort(ents, op->aux_n, sizeof(*ents), cmp_entry);
+	op->aux = ents; /* freed when the merge is done */
+	merge_member_next(op);
+}
