@@ -375,5 +375,8 @@ int st_membackend_powercut(struct st_membackend *mb, uint64_t seed);
 void st_membackend_restore(struct st_membackend *mb);
 /* Direct access to the durable image (tests: corrupt a block). */
 uint8_t *st_membackend_image(struct st_membackend *mb);
+/* Fail every later write touching blocks [blk, blk + nblks) with err (a
+ * negative errno), until called again with nblks = 0. */
+void st_membackend_fail_writes(struct st_membackend *mb, uint64_t blk, uint64_t nblks, int err);
 
 #endif

@@ -269,6 +269,36 @@ st_ck_ser_step(struct st_store *st, uint64_t budget, uint64_t *nblks_out)
 	return ST_SER_DONE;
 }
 
+void
+st__orphan_add(struct st_store *st, uint32_t pblock)
+{
+	uint64_t i = pblock - st->sb.data_blk;
+
+	if (pblock < st->sb.data_blk || i >= st->sb.data_blks ||
+	    (st->orphans[0][i / 64] >> (i % 64)) & 1)
+		return;
+	st->orphans[0][i / 64] |= 1ull << (i % 64);
+	st->n_orphans[0]++;
+}
+
+/* The checkpoint is durable: no replay reaches the records of its orphans. */
+static void
+st_ck_free_orphans(struct st_store *st)
+{
+	uint64_t words = (st->sb.data_blks + 63) / 64;
+
+	for (uint64_t w = 0; w < words && st->n_orphans[1]; w++) {
+		uint64_t m = st->orphans[1][w];
+		while (m) {
+			unsigned b = (unsigned)__builtin_ctzll(m);
+			m &= m - 1;
+			st__alloc_put_now(&st->alloc, (uint32_t)(st->sb.data_blk + w * 64 + b));
+			st->n_orphans[1]--;
+		}
+		st->orphans[1][w] = 0;
+	}
+}
+
 static void
 st_ck_done(struct st_store *st, int rc)
 {
@@ -278,6 +308,7 @@ st_ck_done(struct st_store *st, int rc)
 	if (rc == 0) {
 		st->gen++;
 		st->jtail = st->ck_head;
+		st_ck_free_orphans(st);
 		st->row_blks_window = 0;
 		st->stats.checkpoints++;
 	} else {
@@ -521,6 +552,14 @@ st_ck_begin_fn(void *ctx)
 	}
 	st->ck_scan = 0;
 	st->ck_passes = 0;
+	/* Orphans so far come from completed records, all before P. */
+	if (st->n_orphans[0] && !st->n_orphans[1]) {
+		uint64_t *t = st->orphans[1];
+		st->orphans[1] = st->orphans[0];
+		st->orphans[0] = t;
+		st->n_orphans[1] = st->n_orphans[0];
+		st->n_orphans[0] = 0;
+	}
 	st_ck_scan_step(st);
 }
 

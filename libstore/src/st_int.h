@@ -220,6 +220,12 @@ struct st_store {
 	uint32_t ck_ser_stage;   /* 0 objects, 1 blocks */
 	uint32_t ck_ser_restarts;
 	uint64_t ck_ser_restarts_total; /* tests */
+	/* Blocks of redirect-on-write writes whose data write failed after their
+	 * record went out: replay would map them until a checkpoint past that
+	 * record is durable, so they are freed then. [0] collects, [1] belongs to
+	 * the running checkpoint. Bit i: data block data_blk + i. */
+	uint64_t *orphans[2];
+	uint64_t n_orphans[2];
 	uint64_t ck_ser_pos, ck_ser_off, ck_ser_nobj, ck_ser_nblk;
 	uint8_t ck_stamp;
 	uint8_t *ck_buf;
@@ -296,6 +302,7 @@ uint64_t st__jblk_abs(const struct st_store *st, uint64_t counter);
 /* ops (st_write.c / st_read.c) */
 void st__op_apply(struct st_store *st, struct st_iop *op);
 void st__op_finish(struct st_store *st, struct st_iop *op, int rc);
+void st__row_failed(struct st_store *st, struct st_iop *op);
 int st__op_start(struct st_store *st, struct st_iop *op);
 int st__read_start(struct st_store *st, struct st_iop *op);
 void st__wq_drain(struct st_store *st);
@@ -304,6 +311,7 @@ void st__apply_entry(struct st_store *st, const struct st_jent *e, uint64_t rec_
 
 /* checkpoint (st_checkpoint.c) and recovery (st_recover.c) */
 void st__ckpt_request(struct st_store *st);
+void st__orphan_add(struct st_store *st, uint32_t pblock);
 void st__ckpt_maybe_start(struct st_store *st);
 /* A home block is being freed: true if a checkpoint is still writing it (it
  * is then released when that write is done), false to free it now. */

@@ -8,7 +8,7 @@
  * keeps a random subset of the cached blocks and drops the rest, so a
  * multi-block write can come back torn at 4 KiB granularity. After the cut
  * every I/O fails with -EIO until restore, so the store under test cannot
- * write anything more.
+ * write anything more. Write errors can also be injected on a block range.
  *
  * Completions are deferred to the reactor (never inside submit).
  */
@@ -32,6 +32,8 @@ struct st_membackend {
 	struct st_mem_cblk *cache;
 	uint64_t ncache;
 	bool dead;
+	uint64_t fail_blk, fail_nblks; /* injected write errors */
+	int fail_err;
 };
 
 struct st_mem_priv {
@@ -84,6 +86,9 @@ st_mem_do(struct st_membackend *mb, struct st_bio *bio)
 		return -EINVAL;
 	first = bio->offset_bytes / ST_BLK;
 	n = bio->len_bytes / ST_BLK;
+	if (bio->op == ST_BIO_WRITE && mb->fail_nblks && first < mb->fail_blk + mb->fail_nblks &&
+	    first + n > mb->fail_blk)
+		return mb->fail_err;
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t b = first + i;
 		uint8_t *p = (uint8_t *)bio->buf + i * ST_BLK;
@@ -222,6 +227,14 @@ void
 st_membackend_restore(struct st_membackend *mb)
 {
 	mb->dead = false;
+}
+
+void
+st_membackend_fail_writes(struct st_membackend *mb, uint64_t blk, uint64_t nblks, int err)
+{
+	mb->fail_blk = blk;
+	mb->fail_nblks = nblks;
+	mb->fail_err = err < 0 ? err : -EIO;
 }
 
 uint8_t *

@@ -290,6 +290,8 @@ st_journal_complete(struct st_store *st, struct st_jbuf *jb)
 	for (op = head; op; op = op->next) {
 		if (!err && op->rc == 0)
 			st__op_apply(st, op);
+		else if (!err && op->jtype == ST_JE_WRITE_ROW && op->jb)
+			st__row_failed(st, op);
 	}
 	st_jbuf_reset(jb);
 	st->flying = NULL;

@@ -17,6 +17,8 @@ st_free(struct st_store *st)
 	st__alloc_fini(&st->alloc);
 	free(st->ck_buf);
 	free(st->ck_fbuf);
+	free(st->orphans[0]);
+	free(st->orphans[1]);
 	if (st->be)
 		st->be->close(st->bctx);
 	free(st);
@@ -93,7 +95,9 @@ st_open(const struct st_opts *opts, struct rt_reactor *r, struct st_store **out)
 	st->ck_buf_bytes = st->sb.ckpt_blks * ST_BLK;
 	st->ck_buf = aligned_alloc(ST_BLK, st->ck_buf_bytes);
 	st->ck_fbuf = aligned_alloc(ST_BLK, (size_t)ST_CKPT_FLUSH_PAR * ST_BLK);
-	if (!st->ck_buf || !st->ck_fbuf) {
+	st->orphans[0] = calloc((st->sb.data_blks + 63) / 64, sizeof(uint64_t));
+	st->orphans[1] = calloc((st->sb.data_blks + 63) / 64, sizeof(uint64_t));
+	if (!st->ck_buf || !st->ck_fbuf || !st->orphans[0] || !st->orphans[1]) {
 		rc = -ENOMEM;
 		goto out_free;
 	}

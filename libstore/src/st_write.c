@@ -214,6 +214,41 @@ st_op_defer_finish(struct st_store *st, struct st_iop *op, int rc)
 
 static void st_row_issue(struct st_store *st, struct st_iop *op);
 
+/* The op's data writes are over. If one failed and the record has not gone
+ * out yet, take the entry out of it (its blocks can then be freed at once). */
+static void
+st_row_data_end(struct st_store *st, struct st_iop *op)
+{
+	if (op->rc < 0 && !op->jb->inflight) {
+		struct st_jent *e = (struct st_jent *)(op->jb->buf + op->ent_off);
+		e->type = 0;
+	}
+	op->data_pending = false;
+	st__journal_data_done(st, op->jb);
+}
+
+/*
+ * A RoW write whose data write failed (its record is complete): free its
+ * blocks. If the entry went out in the record, replay would still map them
+ * (reads would fail their CRC), so they are freed only once a checkpoint past
+ * the record is durable.
+ */
+void
+st__row_failed(struct st_store *st, struct st_iop *op)
+{
+	const struct st_jent *e = (const struct st_jent *)(op->jb->buf + op->ent_off);
+	const uint32_t *pb = (const uint32_t *)(e + 1);
+
+	for (uint32_t i = 0; i < op->nblocks; i++) {
+		if (e->type == 0)
+			st__alloc_put_now(&st->alloc, pb[i]);
+		else
+			st__orphan_add(st, pb[i]);
+	}
+	if (e->type != 0)
+		st__ckpt_request(st);
+}
+
 static void
 st_row_bio_done(struct st_bio *bio, int res)
 {
@@ -231,8 +266,7 @@ st_row_bio_done(struct st_bio *bio, int res)
 		st_row_issue(st, op);
 		return;
 	}
-	op->data_pending = false;
-	st__journal_data_done(st, op->jb);
+	st_row_data_end(st, op);
 }
 
 /* Issue up to ST_OP_BIOS runs of the RoW data, from op->next_blk. */
@@ -269,10 +303,8 @@ st_row_issue(struct st_store *st, struct st_iop *op)
 			if (op->rc == 0)
 				op->rc = rc;
 			op->pending -= (int)(nb - k);
-			if (op->pending == 0) {
-				op->data_pending = false;
-				st__journal_data_done(st, op->jb);
-			}
+			if (op->pending == 0)
+				st_row_data_end(st, op);
 			return;
 		}
 	}

@@ -671,6 +671,101 @@ START_TEST(test_ckpt_background_churn)
 }
 END_TEST
 
+/* A redirect-on-write write whose data write fails: -EIO, the old data stays,
+ * and its blocks come back (at once or after the next checkpoint). */
+START_TEST(test_row_write_error_frees)
+{
+	struct st_membackend *mb = NULL;
+	struct st_opts o;
+	struct st_store *st = NULL;
+	struct st_statfs before, after;
+	struct st_stats ss;
+	uint8_t *buf = tu_buf(64 * 4096);
+	struct st_obj_id id = {1, 9};
+
+	ck_assert_int_eq(st_membackend_create(g_r, 32 << 20, &mb), 0);
+	st_opts_init(&o);
+	o.backend = st_membackend_ops();
+	o.backend_ctx = mb;
+	o.backend_size_bytes = 32 << 20;
+	o.backend_reactor = g_r;
+	o.durability = ST_DUR_BATCH_FLUSH;
+	ck_assert_int_eq(st_format(&o), 0);
+	ck_assert_int_eq(st_open(&o, g_r, &st), 0);
+	for (uint32_t b = 0; b < 64; b++)
+		tu_fill(buf + (uint64_t)b * 4096, 9, b, 1);
+	ck_assert_int_eq(st_sync_write(st, id, 0, 64 * 4096, buf, 1), 0);
+	st_statfs(st, &before);
+	for (int round = 0; round < 20; round++) {
+		for (uint32_t b = 0; b < 64; b++)
+			tu_fill(buf + (uint64_t)b * 4096, 9, b, 2);
+		st_membackend_fail_writes(mb, st->sb.data_blk, st->sb.data_blks, -EIO);
+		ck_assert_int_eq(st_sync_write(st, id, 0, 64 * 4096, buf, 2), -EIO);
+		st_membackend_fail_writes(mb, 0, 0, 0);
+		ck_assert_int_eq(st_sync_read(st, id, 0, 64 * 4096, buf, NULL), 0);
+		for (uint32_t b = 0; b < 64; b++)
+			ck_assert_int_eq(tu_check(buf + (uint64_t)b * 4096, 9, b, 1), 0);
+	}
+	/* The failing write's record has not gone out yet (another is being
+	 * flushed): its entry is taken out and the blocks come back at once. */
+	{
+		struct st_req r1, r2;
+		int rc1 = INT32_MIN, rc2 = INT32_MIN;
+		uint8_t *b1 = tu_buf(4096);
+
+		ck_assert_int_eq(st_sync_checkpoint(st), 0);
+		st_statfs(st, &before);
+		memset(&r1, 0, sizeof(r1));
+		memset(&r2, 0, sizeof(r2));
+		tu_fill(b1, 10, 0, 1);
+		r1.op = r2.op = ST_OP_WRITE;
+		r1.obj = (struct st_obj_id){1, 10};
+		r1.len_bytes = 4096;
+		r1.buf = b1;
+		r1.version = 1;
+		r1.cb = r2.cb = tst_ck_cb;
+		r1.ctx = &rc1;
+		r2.obj = id;
+		r2.len_bytes = 64 * 4096;
+		r2.buf = buf;
+		r2.version = 3;
+		r2.ctx = &rc2;
+		ck_assert_int_eq(st_submit(st, &r1), 0);
+		rt_reactor_run_once(g_r, 0); /* r1's record goes out */
+		ck_assert_ptr_nonnull(st->flying);
+		st_membackend_fail_writes(mb, st->sb.data_blk, st->sb.data_blks, -EIO);
+		ck_assert_int_eq(st_submit(st, &r2), 0);
+		for (int i = 0; i < 1000 && (rc1 == INT32_MIN || rc2 == INT32_MIN); i++)
+			rt_reactor_run_once(g_r, 1000);
+		st_membackend_fail_writes(mb, 0, 0, 0);
+		ck_assert_int_eq(rc1, 0);
+		ck_assert_int_eq(rc2, -EIO);
+		st_statfs(st, &after);
+		ck_assert_uint_eq(after.free_bytes, before.free_bytes - 4096);
+		st_statfs(st, &before);
+		free(b1);
+	}
+	st_get_stats(st, &ss);
+	ck_assert_uint_ge(ss.io_errors, 21);
+	ck_assert_int_eq(st_sync_checkpoint(st), 0);
+	st_statfs(st, &after);
+	ck_assert_uint_eq(after.free_bytes, before.free_bytes);
+	/* And after a power cut: the failed writes are absent. */
+	st_membackend_powercut(mb, 5);
+	ck_assert_int_lt(st_close(&st), 0);
+	st_membackend_restore(mb);
+	ck_assert_int_eq(st_open(&o, g_r, &st), 0);
+	ck_assert_int_eq(st_sync_read(st, id, 0, 64 * 4096, buf, NULL), 0);
+	for (uint32_t b = 0; b < 64; b++)
+		ck_assert_int_eq(tu_check(buf + (uint64_t)b * 4096, 9, b, 1), 0);
+	st_statfs(st, &after);
+	ck_assert_uint_eq(after.free_bytes, before.free_bytes);
+	ck_assert_int_eq(st_close(&st), 0);
+	st_membackend_destroy(&mb);
+	free(buf);
+}
+END_TEST
+
 START_TEST(test_journal_replay_crc)
 {
 	struct st_membackend *mb = NULL;
@@ -748,6 +843,7 @@ store_suite(void)
 	tcase_add_test(tc, test_journal_replay_crc);
 	tcase_add_test(tc, test_index_scan_moves);
 	tcase_add_test(tc, test_ckpt_background_churn);
+	tcase_add_test(tc, test_row_write_error_frees);
 	suite_add_tcase(s, tc);
 	return s;
 }
