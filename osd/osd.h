@@ -75,6 +75,7 @@ struct osd_conf {
 	const char *log_file;
 	const char *log_level;
 	const char *debug;
+	bool debug_hold_repops;
 };
 
 /* An immutable map epoch shared by the control thread and every reactor. */

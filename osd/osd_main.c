@@ -93,6 +93,11 @@ static const struct rt_conf_opt osd_opts[] = {
 	  "err, warn, info or debug", NULL, "LEVEL" },
 	{ "debug", 0, RT_CONF_LIST, offsetof(struct osd_conf, debug), NULL, 0, 0, true,
 	  "subsystems with debug output (osd, store, msgr, ... or all)", NULL, "LIST" },
+	{ "debug-hold-repops", 0, RT_CONF_BOOL, offsetof(struct osd_conf, debug_hold_repops),
+	  "false", 0, 0, false,
+	  "TESTS ONLY: apply writes locally but never replicate or answer them (a crash between "
+	  "the local write and replication)",
+	  NULL, NULL },
 };
 
 static const struct rt_conf_table osd_table = {

@@ -95,6 +95,8 @@ struct osd_peering {
 	uint64_t started_us;
 	struct osd_pglog_entry *merge;
 	uint32_t n_merge, merge_i;
+	uint16_t *diverged; /* our log slots the authoritative log does not have */
+	uint32_t n_diverged, diverged_i;
 	uint64_t recovered;
 	bool incomplete;
 	uint8_t *send_buf; /* PgNotify requests (log pushes) */
@@ -125,6 +127,9 @@ pr_reset(struct osd_peering *pr)
 	free(pr->merge);
 	pr->merge = NULL;
 	pr->n_merge = pr->merge_i = 0;
+	free(pr->diverged);
+	pr->diverged = NULL;
+	pr->n_diverged = pr->diverged_i = 0;
 	free(pr->send_buf);
 	pr->send_buf = NULL;
 	pr->off = 0;
@@ -352,6 +357,70 @@ objs_from_log(struct osd_peering *pr, const struct osd_pglog_entry *log, uint32_
 	return 0;
 }
 
+static bool
+log_has_version(const struct osd_pglog_entry *log, uint32_t n, uint64_t v)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (log[i].version == v)
+			return true;
+	return false;
+}
+
+/*
+ * Entries of our log that the authoritative log should hold but does not:
+ * writes this OSD applied as primary of an earlier interval and never
+ * replicated (it failed before the replicas had them, so no client was
+ * answered). Their objects are pulled too (the authoritative copy, or a
+ * delete), and the entries leave our log, so that a resend of such a request
+ * is applied instead of answered from a log that lies.
+ */
+static int
+find_diverged(struct osd_peering *pr, const struct osd_pr_member *a)
+{
+	struct osd_pglog *l = &pr->pg->log;
+	uint32_t extra = 0;
+
+	pr->diverged = calloc(l->cap, sizeof(*pr->diverged));
+	if (!pr->diverged)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < l->cap; i++) {
+		const struct osd_pglog_entry *e = &l->ents[i];
+
+		if (!e->version || (!a->log_complete && e->version < a->log_tail) ||
+		    log_has_version(a->log, a->n_log, e->version))
+			continue;
+		pr->diverged[pr->n_diverged++] = (uint16_t)i;
+		extra++;
+	}
+	if (!extra)
+		return 0;
+	{
+		struct osd_pr_obj *objs = realloc(pr->objs, (pr->n_objs + extra) * sizeof(*objs));
+
+		if (!objs)
+			return -ENOMEM;
+		pr->objs = objs;
+	}
+	for (uint32_t k = 0; k < pr->n_diverged; k++) {
+		const struct osd_pglog_entry *e = &l->ents[pr->diverged[k]];
+		uint32_t j;
+
+		rt_warn(RT_SS_OSD, "PG " DF_PGID ": entry %" PRIx64 " (object %" PRIx64
+				   ", client %" PRIx64 " req %" PRIu64 ") diverged: rolling back",
+			pr->pg->pool, pr->pg->seed, e->version, e->obj.oid, e->client_id,
+			e->req_id);
+		for (j = 0; j < pr->n_objs; j++)
+			if (pr->objs[j].oid == e->obj.oid)
+				break;
+		if (j == pr->n_objs) {
+			pr->objs[j].oid = e->obj.oid;
+			pr->objs[j].version = 0;
+			pr->n_objs++;
+		}
+	}
+	return 0;
+}
+
 static void
 pr_decide(struct osd_peering *pr)
 {
@@ -396,6 +465,10 @@ pr_decide(struct osd_peering *pr)
 			if (a->log[i].version > mine)
 				pr->merge[pr->n_merge++] = a->log[i];
 		qsort(pr->merge, pr->n_merge, sizeof(*pr->merge), cmp_entry);
+		if (find_diverged(pr, a) < 0) {
+			pr_retry_later(pr, "out of memory", -ENOMEM);
+			return;
+		}
 		pr->state = PR_PULL;
 		pr_pull_next(pr);
 		return;
@@ -493,7 +566,7 @@ merge_written(struct st_req *q, int rc)
 {
 	struct osd_peering *pr = q->ctx;
 
-	if (rc < 0) {
+	if (rc < 0 && rc != -ENOENT) {
 		pr_retry_later(pr, "persisting merged log entries", rc);
 		return;
 	}
@@ -511,6 +584,27 @@ pr_merge_next(struct osd_peering *pr)
 	uint32_t klen;
 	int rc;
 
+	if (pr->diverged_i < pr->n_diverged) {
+		/* Drop a diverged entry: from memory and from the store. */
+		uint16_t slot = pr->diverged[pr->diverged_i++];
+
+		if (pg->log.ents[slot].version) {
+			memset(&pg->log.ents[slot], 0, sizeof(pg->log.ents[slot]));
+			pg->log.n--;
+		}
+		klen = osd_pglog_key(pg->pool, pg->seed, slot, pr->key, sizeof(pr->key));
+		memset(q, 0, offsetof(struct st_req, priv));
+		q->op = ST_OP_META_DEL;
+		q->meta_key = pr->key;
+		q->meta_key_len = klen;
+		q->cb = merge_written;
+		q->ctx = pr;
+		pr->busy = true;
+		rc = st_submit(pr->r->st, q);
+		if (rc < 0)
+			pr_retry_later(pr, "dropping a diverged log entry", rc);
+		return;
+	}
 	if (pr->merge_i >= pr->n_merge) {
 		pr->state = PR_PUSH;
 		pr->target = 0;

@@ -491,7 +491,14 @@ mutation_start(struct osd_op *op)
 		op->rc = rc;
 	else if (rc == 0)
 		op->pending++;
-	for (uint32_t i = 0; i < pg->n_acting && op->rc == 0; i++) {
+	if (r->osd->conf.debug_hold_repops) {
+		/* Tests: the op never replicates nor completes (see --debug-hold-repops). */
+		rt_warn_rl(RT_SS_OSD, "PG " DF_PGID ": debug: holding the RepOps of " DF_STOBJ,
+			   pg->pool, pg->seed, DP_STOBJ(op->obj));
+		op->pending++;
+	}
+	for (uint32_t i = 0; i < pg->n_acting && op->rc == 0 && !r->osd->conf.debug_hold_repops;
+	     i++) {
 		const struct mon_osd *o = osd_map_osd(r->map, pg->acting[i]);
 
 		if (pg->acting[i] == self || !o || !o->up)

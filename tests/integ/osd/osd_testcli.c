@@ -10,6 +10,8 @@
  *   tessera-osd-testcli bench --mon ADDR --pool NAME --objects N   (N ops each)
  *   tessera-osd-testcli rewrite --mon ADDR --pool NAME --objects N --base B
  *   tessera-osd-testcli delete-one|absent --mon ADDR --pool NAME --oid N [--wait T]
+ *   tessera-osd-testcli hang-write --oid OSD_ID --state FILE; resend-hung --state FILE
+ *   tessera-osd-testcli check-one --oid N --base P [--wait T]
  * verify and rewrite take --base B (the pattern seed base, default 1000);
  * --wait T polls a member that differs up to T times (100 ms apart) while
  * recovery runs.
@@ -938,7 +940,7 @@ main(int argc, char **argv)
 			fail("unknown option %s", argv[i]);
 	}
 	if (!strcmp(cmd, "--help") || !g_mon || !*cmd) {
-		printf("usage: tessera-osd-testcli run|resend|verify|write-one|bench|rewrite|delete-one|absent --mon ADDR [--pool NAME] "
+		printf("usage: tessera-osd-testcli run|resend|verify|write-one|bench|rewrite|delete-one|absent|hang-write|resend-hung|check-one --mon ADDR [--pool NAME] "
 		       "[--objects N] [--state FILE]\n");
 		return !strcmp(cmd, "--help") ? 0 : 2;
 	}
@@ -958,13 +960,92 @@ main(int argc, char **argv)
 	} else if (!strcmp(cmd, "write-one")) {
 		struct op_res r;
 
-		write_obj(one_oid, 4242, 0, &r);
+		write_obj(one_oid, base == 1000 ? 4242 : base, 0, &r);
 		printf("write of %" PRIu64 ": status %d\n", one_oid, r.status);
 		expect_status(&r, expect, "write-one");
 		if (expect == 0)
-			read_check(one_oid, 4242, -1, "write-one");
+			read_check(one_oid, base == 1000 ? 4242 : base, -1, "write-one");
 	} else if (!strcmp(cmd, "bench")) {
 		bench(n);
+	} else if (!strcmp(cmd, "hang-write")) {
+		/* A write to an object whose primary is OSD --oid (holding its RepOps):
+		 * it must not be answered. Saves "client req oid" to --state. */
+		static uint8_t buf[OBJ_BYTES];
+		Tessera__ClientOp m = TESSERA__CLIENT_OP__INIT;
+		Tessera__ObjectId o = TESSERA__OBJECT_ID__INIT;
+		Tessera__PgId p = TESSERA__PG_ID__INIT;
+		const struct mon_pg *pg = NULL;
+		struct pollfd pfd;
+		uint64_t oid;
+		uint32_t seed = 0;
+		char addr[128];
+		FILE *f;
+		int fd;
+
+		for (oid = 20000; oid < 30000; oid++) {
+			pg = pg_of(oid, &seed);
+			if (pg->n_acting && pg->acting[0] == one_oid)
+				break;
+		}
+		if (oid == 30000 || !state)
+			fail("hang-write: no object with primary osd.%" PRIu64 " (or no --state)",
+			     one_oid);
+		osd_addr(pg->acting[0], seed, addr, sizeof(addr));
+		fd = tcp_connect(addr);
+		if (fd < 0)
+			fail("connect %s: %s", addr, rt_strerror(fd));
+		pattern(buf, sizeof(buf), 777);
+		o.pool = g_pool->id;
+		o.id = oid;
+		p.pool = g_pool->id;
+		p.seed = seed;
+		m.client_id = g_client_id;
+		m.req_id = ++g_req_id;
+		m.epoch = g_map->epoch;
+		m.op = TESSERA__OP_TYPE__OP_WRITE;
+		m.oid = &o;
+		m.pg = &p;
+		m.length = OBJ_BYTES;
+		if (send_frame(fd, FRAME_T_CLIENT_OP, 1, &m.base, buf, OBJ_BYTES) < 0)
+			fail("hang-write: send");
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, 2000) != 0)
+			fail("hang-write: the held write was answered (or the connection closed)");
+		f = fopen(state, "w");
+		if (!f)
+			fail("%s: %s", state, strerror(errno));
+		fprintf(f, "%" PRIu64 " %" PRIu64 " %" PRIu64 "\n", g_client_id, m.req_id, oid);
+		fclose(f);
+		close(fd);
+		printf("write of %" PRIu64 " (req %" PRIu64 ") held by osd.%" PRIu64 "\n", oid,
+		       m.req_id, one_oid);
+	} else if (!strcmp(cmd, "resend-hung")) {
+		uint64_t cid, req, oid;
+		struct op_res r;
+		uint32_t seed;
+		const struct mon_pg *pg;
+		FILE *f = state ? fopen(state, "r") : NULL;
+
+		if (!f || fscanf(f, "%" SCNu64 " %" SCNu64 " %" SCNu64, &cid, &req, &oid) != 3)
+			fail("resend-hung: cannot read --state");
+		fclose(f);
+		g_client_id = cid;
+		write_obj(oid, 777, req, &r);
+		expect_status(&r, 0, "resend of the held write");
+		pg = pg_of(oid, &seed);
+		read_check(oid, 777, -1, "resent write");
+		for (uint32_t k = 0; k < pg->n_acting; k++)
+			read_check(oid, 777, pg->acting[k], "resent write on a member");
+		printf("the resend of the unacknowledged write was applied everywhere\n");
+	} else if (!strcmp(cmd, "check-one")) {
+		uint32_t seed;
+		const struct mon_pg *pg = pg_of(one_oid, &seed);
+
+		read_check(one_oid, base, -1, "check-one");
+		for (uint32_t k = 0; k < pg->n_acting; k++)
+			read_check(one_oid, base, pg->acting[k], "check-one on a member");
+		printf("object %" PRIu64 " has pattern %" PRIu64 " on every member\n", one_oid, base);
 	} else if (!strcmp(cmd, "rewrite")) {
 		struct op_res r;
 

@@ -26,10 +26,11 @@ tsr_wait_port 127.0.0.1 "$mport" 10
 declare -A OPORT=()
 start_osd() {
 	local i=$1
+	shift
 	[ -n "${OPORT[$i]:-}" ] || { OPORT[$i]=$(tsr_free_port); tsr_free_port >/dev/null; }
 	tsr_start "osd$i" "$OSD" --mon "$MONADDR" --device "$TSR_DIR/osd$i.img" --size 128M \
 		--cores 2 --host "host$i" --port-base "${OPORT[$i]}" --io-buffers 32 --max-io 256K \
-		--op-timeout 6s
+		--op-timeout 6s "$@"
 }
 
 osds_up() {
@@ -102,6 +103,33 @@ tsr_wait_for 30 "3 OSDs up after osd3 returned" -- osds_up_exact 3
 grep -qE "pulling|pushing" "$TSR_DIR/osd1.log" "$TSR_DIR/osd2.log" "$TSR_DIR/osd3.log" ||
 	tsr_fail "no recovery was logged"
 tsr_log "osd3 recovered the writes it missed (pull and push)"
+
+# Divergence: osd1 applies a write locally and dies before replicating it
+# (--debug-hold-repops, then kill -9); no client was answered. The others go
+# on and overwrite the object. When osd1 returns, peering rolls its copy back
+# to the authoritative one and drops the entry from its log, so the client's
+# resend of the lost request is applied (not answered from a log that lies).
+tsr_stop osd1 TERM 20 || tsr_fail "osd1 did not exit cleanly"
+start_osd 1 --debug-hold-repops
+tsr_wait_for 30 "osd1 booted with the debug hold" -- boots 1 3
+tsr_wait_for 30 "3 OSDs up" -- osds_up_exact 3
+hid=$(grep -o "booted as osd\.[0-9]*" "$TSR_DIR/osd1.log" | tail -n 1 | cut -d. -f2)
+"$CLI" hang-write --mon "$MONADDR" --pool rbd --oid "$hid" --state "$TSR_DIR/hung" ||
+	tsr_fail "hang-write"
+tsr_kill osd1
+tsr_wait_for 30 "osd1 marked down" -- osds_up_exact 2
+hoid=$(cut -d' ' -f3 "$TSR_DIR/hung")
+"$CLI" write-one --mon "$MONADDR" --pool rbd --oid "$hoid" --base 4343 --expect 0 ||
+	tsr_fail "overwrite on the new primary"
+start_osd 1
+tsr_wait_for 30 "osd1 booted again" -- boots 1 4
+tsr_wait_for 30 "3 OSDs up" -- osds_up_exact 3
+"$CLI" check-one --mon "$MONADDR" --pool rbd --oid "$hoid" --base 4343 --wait 100 ||
+	tsr_fail "the diverged copy was not rolled back"
+grep -q "diverged: rolling back" "$TSR_DIR/osd1.log" || tsr_fail "no divergence was logged"
+"$CLI" resend-hung --mon "$MONADDR" --pool rbd --state "$TSR_DIR/hung" --wait 100 ||
+	tsr_fail "the resend of the unacknowledged write"
+tsr_log "a diverged write was rolled back and its resend applied"
 
 # kill -9 one OSD: once the monitor marks it down, every acknowledged write is
 # still on every remaining member, and writes go on degraded (2 of 3 up).
