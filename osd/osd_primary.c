@@ -237,9 +237,14 @@ mutation_finish(struct osd_op *op)
 	}
 	rc = op->rc;
 	if (rc == 0 && op->rep_rc < 0) {
-		rt_warn_rl(RT_SS_OSD, "PG " DF_PGID ": a replica failed " DF_STOBJ ": " DF_RC,
+		rt_warn_rl(RT_SS_OSD, "PG " DF_PGID ": a replica failed " DF_STOBJ ": " DF_RC
+				      "; peering again",
 			   op->pg->pool, op->pg->seed, DP_STOBJ(op->obj), DP_RC(op->rep_rc));
 		rc = -EIO;
+		/* The replica is behind now: peering pushes what it misses (or waits
+		 * for the map to drop it) before the PG serves again. */
+		if (op->pg->primary)
+			osd_peering_start(r, op->pg);
 	}
 	if (rc == 0) {
 		r->stats.writes++;
