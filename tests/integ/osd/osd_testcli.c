@@ -12,6 +12,7 @@
  *   tessera-osd-testcli delete-one|absent --mon ADDR --pool NAME --oid N [--wait T]
  *   tessera-osd-testcli hang-write --oid OSD_ID --state FILE; resend-hung --state FILE
  *   tessera-osd-testcli check-one --oid N --base P [--wait T]
+ *   tessera-osd-testcli load --objects N --oid WRITES --base B --state FILE [--wait T]
  * verify and rewrite take --base B (the pattern seed base, default 1000);
  * --wait T polls a member that differs up to T times (100 ms apart) while
  * recovery runs.
@@ -255,6 +256,8 @@ conn_drop(int fd)
 /* ---- the map --------------------------------------------------------------------------- */
 
 static char g_pool_name[MON_NAME_MAX];
+static struct mon_map *g_old_maps[4096];
+static size_t g_n_old;
 
 static void
 map_fetch(const char *pool_name)
@@ -281,8 +284,14 @@ map_fetch(const char *pool_name)
 	r = (const Tessera__MapReply *)msg;
 	if (r->status != TESSERA__STATUS__STATUS_OK || !r->map)
 		fail("GetMap: status %d", r->status);
-	if (g_map)
-		mon_map_destroy(&g_map);
+	/* Older maps stay valid until exit: callers hold pointers into them. */
+	if (g_map) {
+		if (g_n_old < sizeof(g_old_maps) / sizeof(g_old_maps[0]))
+			g_old_maps[g_n_old++] = g_map;
+		else
+			mon_map_destroy(&g_map);
+		g_map = NULL;
+	}
 	rc = mon_map_from_pb(r->map, &g_map);
 	if (rc < 0)
 		fail("map does not validate: %s", rt_strerror(rc));
@@ -940,7 +949,7 @@ main(int argc, char **argv)
 			fail("unknown option %s", argv[i]);
 	}
 	if (!strcmp(cmd, "--help") || !g_mon || !*cmd) {
-		printf("usage: tessera-osd-testcli run|resend|verify|write-one|bench|rewrite|delete-one|absent|hang-write|resend-hung|check-one --mon ADDR [--pool NAME] "
+		printf("usage: tessera-osd-testcli run|resend|verify|write-one|bench|rewrite|delete-one|absent|hang-write|resend-hung|check-one|load --mon ADDR [--pool NAME] "
 		       "[--objects N] [--state FILE]\n");
 		return !strcmp(cmd, "--help") ? 0 : 2;
 	}
@@ -1046,6 +1055,61 @@ main(int argc, char **argv)
 		for (uint32_t k = 0; k < pg->n_acting; k++)
 			read_check(one_oid, base, pg->acting[k], "check-one on a member");
 		printf("object %" PRIu64 " has pattern %" PRIu64 " on every member\n", one_oid, base);
+	} else if (!strcmp(cmd, "load")) {
+		/*
+		 * A write load over N objects (--objects), --oid writes in all, each
+		 * resent with the same request id until it is acknowledged (an OSD may
+		 * die under it). Progress goes to --state (one line per 50 acks) so the
+		 * script knows when to strike. Then every object must hold its last
+		 * acknowledged write on the primary and on every member (objects
+		 * 100000 and up).
+		 */
+		uint64_t *last = calloc(n, sizeof(*last));
+		uint64_t total = one_oid ? one_oid : 400, resends = 0;
+		FILE *f = state ? fopen(state, "w") : NULL;
+
+		if (!last || !f || n == 0)
+			fail("load: needs --objects N and --state FILE");
+		for (uint64_t i = 0; i < total; i++) {
+			uint64_t oid = 100000 + i % n, pat = base + i, req = ++g_req_id;
+			struct op_res r;
+			int tries = 0;
+
+			for (;;) {
+				write_obj(oid, pat, req, &r);
+				if (r.status == 0)
+					break;
+				res_free(&r);
+				if (++tries > 300)
+					fail("load: write %" PRIu64 " never acknowledged (status %d)", i,
+					     r.status);
+				resends++;
+				struct timespec ts = { 0, 100 * 1000000 };
+
+				nanosleep(&ts, NULL);
+				map_fetch(g_pool_name);
+			}
+			last[i % n] = pat;
+			if (i % 50 == 49) {
+				fprintf(f, "%" PRIu64 "\n", i + 1);
+				fflush(f);
+			}
+		}
+		fclose(f);
+		map_fetch(g_pool_name);
+		for (uint64_t j = 0; j < n; j++) {
+			uint64_t oid = 100000 + j;
+			uint32_t seed;
+			const struct mon_pg *pg = pg_of(oid, &seed);
+
+			read_check(oid, last[j], -1, "load: last acknowledged write");
+			for (uint32_t k = 0; k < pg->n_acting; k++)
+				read_check(oid, last[j], pg->acting[k], "load: on a member");
+		}
+		printf("load: %" PRIu64 " writes acknowledged (%" PRIu64 " resends), every object "
+		       "holds its last acknowledged write on every member\n",
+		       total, resends);
+		free(last);
 	} else if (!strcmp(cmd, "rewrite")) {
 		struct op_res r;
 
@@ -1091,6 +1155,8 @@ main(int argc, char **argv)
 	}
 	printf("%d checks passed\n", g_checks);
 	mon_map_destroy(&g_map);
+	for (size_t i = 0; i < g_n_old; i++)
+		mon_map_destroy(&g_old_maps[i]);
 	rt_arena_fini(&g_arena);
 	return 0;
 }

@@ -131,11 +131,20 @@ grep -q "diverged: rolling back" "$TSR_DIR/osd1.log" || tsr_fail "no divergence 
 	tsr_fail "the resend of the unacknowledged write"
 tsr_log "a diverged write was rolled back and its resend applied"
 
-# kill -9 one OSD: once the monitor marks it down, every acknowledged write is
-# still on every remaining member, and writes go on degraded (2 of 3 up).
+# kill -9 one OSD in the middle of a write load: every write is resent until
+# acknowledged, and afterwards every object holds its last acknowledged write
+# on every remaining member: no acknowledged write is lost.
+acks() {
+	[ -s "$TSR_DIR/load" ] && [ "$(tail -n 1 "$TSR_DIR/load")" -ge "$1" ]
+}
+"$CLI" load --mon "$MONADDR" --pool rbd --objects 30 --oid 400 --base 9000 \
+	--state "$TSR_DIR/load" --wait 100 &
+loadpid=$!
+tsr_wait_for 30 "the write load is running" -- acks 100
 tsr_kill osd3
+wait "$loadpid" || tsr_fail "acknowledged writes lost, or the load failed, after kill -9"
 tsr_wait_for 30 "osd3 marked down" -- osds_up_exact 2
-"$CLI" verify --mon "$MONADDR" --pool rbd --objects 39 --base 2000 ||
+"$CLI" verify --mon "$MONADDR" --pool rbd --objects 39 --base 2000 --wait 100 ||
 	tsr_fail "verify after kill -9"
 "$CLI" write-one --mon "$MONADDR" --pool rbd --oid 4000 --expect 0 ||
 	tsr_fail "a degraded write (2 of 3 up) failed"
