@@ -12,7 +12,8 @@
  *   tessera-osd-testcli delete-one|absent --mon ADDR --pool NAME --oid N [--wait T]
  *   tessera-osd-testcli hang-write --oid OSD_ID --state FILE; resend-hung --state FILE
  *   tessera-osd-testcli check-one --oid N --base P [--wait T]
- *   tessera-osd-testcli load --objects N --oid WRITES --base B --state FILE [--wait T]
+ *   tessera-osd-testcli load --objects N --oid WRITES --base B --state FILE
+ *   tessera-osd-testcli verify-load --state FILE [--wait T]
  * verify and rewrite take --base B (the pattern seed base, default 1000);
  * --wait T polls a member that differs up to T times (100 ms apart) while
  * recovery runs.
@@ -949,7 +950,7 @@ main(int argc, char **argv)
 			fail("unknown option %s", argv[i]);
 	}
 	if (!strcmp(cmd, "--help") || !g_mon || !*cmd) {
-		printf("usage: tessera-osd-testcli run|resend|verify|write-one|bench|rewrite|delete-one|absent|hang-write|resend-hung|check-one|load --mon ADDR [--pool NAME] "
+		printf("usage: tessera-osd-testcli run|resend|verify|write-one|bench|rewrite|delete-one|absent|hang-write|resend-hung|check-one|load|verify-load --mon ADDR [--pool NAME] "
 		       "[--objects N] [--state FILE]\n");
 		return !strcmp(cmd, "--help") ? 0 : 2;
 	}
@@ -1060,9 +1061,8 @@ main(int argc, char **argv)
 		 * A write load over N objects (--objects), --oid writes in all, each
 		 * resent with the same request id until it is acknowledged (an OSD may
 		 * die under it). Progress goes to --state (one line per 50 acks) so the
-		 * script knows when to strike. Then every object must hold its last
-		 * acknowledged write on the primary and on every member (objects
-		 * 100000 and up).
+		 * script knows when to strike; at the end the last acknowledged pattern
+		 * of every object (100000 and up), for verify-load.
 		 */
 		uint64_t *last = calloc(n, sizeof(*last));
 		uint64_t total = one_oid ? one_oid : 400, resends = 0;
@@ -1091,25 +1091,43 @@ main(int argc, char **argv)
 			}
 			last[i % n] = pat;
 			if (i % 50 == 49) {
-				fprintf(f, "%" PRIu64 "\n", i + 1);
+				fprintf(f, "P %" PRIu64 "\n", i + 1);
 				fflush(f);
 			}
 		}
+		for (uint64_t j = 0; j < n; j++)
+			fprintf(f, "O %" PRIu64 " %" PRIu64 "\n", 100000 + j, last[j]);
 		fclose(f);
-		map_fetch(g_pool_name);
-		for (uint64_t j = 0; j < n; j++) {
-			uint64_t oid = 100000 + j;
-			uint32_t seed;
-			const struct mon_pg *pg = pg_of(oid, &seed);
-
-			read_check(oid, last[j], -1, "load: last acknowledged write");
-			for (uint32_t k = 0; k < pg->n_acting; k++)
-				read_check(oid, last[j], pg->acting[k], "load: on a member");
-		}
-		printf("load: %" PRIu64 " writes acknowledged (%" PRIu64 " resends), every object "
-		       "holds its last acknowledged write on every member\n",
-		       total, resends);
+		printf("load: %" PRIu64 " writes acknowledged (%" PRIu64 " resends)\n", total,
+		       resends);
 		free(last);
+	} else if (!strcmp(cmd, "verify-load")) {
+		/* Every object of a finished load holds its last acknowledged write. */
+		char kind;
+		uint64_t oid, pat, count = 0;
+		FILE *f = state ? fopen(state, "r") : NULL;
+
+		if (!f)
+			fail("verify-load: needs --state FILE");
+		while (fscanf(f, " %c %" SCNu64, &kind, &oid) == 2) {
+			uint32_t seed;
+			const struct mon_pg *pg;
+
+			if (kind != 'O')
+				continue;
+			if (fscanf(f, "%" SCNu64, &pat) != 1)
+				fail("verify-load: malformed state");
+			pg = pg_of(oid, &seed);
+			read_check(oid, pat, -1, "load: last acknowledged write");
+			for (uint32_t k = 0; k < pg->n_acting; k++)
+				read_check(oid, pat, pg->acting[k], "load: on a member");
+			count++;
+		}
+		fclose(f);
+		if (count == 0)
+			fail("verify-load: no objects in the state file");
+		printf("verify-load: %" PRIu64 " objects hold their last acknowledged write on every "
+		       "member\n", count);
 	} else if (!strcmp(cmd, "rewrite")) {
 		struct op_res r;
 
