@@ -416,6 +416,8 @@ void osd_member_obj_pull(struct osd_conn *oc, const struct frame_hdr *hdr,
 			 const Tessera__ObjectPull *m);
 void osd_member_obj_push(struct osd_conn *oc, const struct frame_hdr *hdr,
 			 const Tessera__ObjectPush *m, const struct iovec *data, int data_cnt);
+void osd_member_pg_list(struct osd_conn *oc, const struct frame_hdr *hdr,
+			const Tessera__PgListObjects *m);
 
 /* --- osd_mon.c ------------------------------------------------------------- */
 int osd_mon_start(struct osd *osd);

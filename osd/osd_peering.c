@@ -95,10 +95,13 @@ struct osd_peering {
 	uint64_t started_us;
 	struct osd_pglog_entry *merge;
 	uint32_t n_merge, merge_i;
+	struct osd_pr_obj *rlist; /* backfill: a member's objects of the PG */
+	uint32_t n_rlist, cap_rlist;
+	void (*list_then)(struct osd_peering *pr);
+	uint64_t backfills;
 	uint16_t *diverged; /* our log slots the authoritative log does not have */
 	uint32_t n_diverged, diverged_i;
 	uint64_t recovered;
-	bool incomplete;
 	uint8_t *send_buf; /* PgNotify requests (log pushes) */
 };
 
@@ -106,6 +109,8 @@ static void pr_round(struct osd_peering *pr);
 static void pr_pull_next(struct osd_peering *pr);
 static void pr_push_next(struct osd_peering *pr);
 static void pr_merge_next(struct osd_peering *pr);
+static void pull_backfill_listed(struct osd_peering *pr);
+static void push_backfill_listed(struct osd_peering *pr);
 
 static struct osd_peering *
 pr_of_timer(struct rt_timer *t)
@@ -130,6 +135,9 @@ pr_reset(struct osd_peering *pr)
 	free(pr->diverged);
 	pr->diverged = NULL;
 	pr->n_diverged = pr->diverged_i = 0;
+	free(pr->rlist);
+	pr->rlist = NULL;
+	pr->n_rlist = pr->cap_rlist = 0;
 	free(pr->send_buf);
 	pr->send_buf = NULL;
 	pr->off = 0;
@@ -164,12 +172,11 @@ pr_activate(struct osd_peering *pr)
 	struct osd_pg *pg = pr->pg;
 
 	pr->state = PR_ACTIVE;
-	if (pr->recovered || pr->incomplete)
+	if (pr->recovered || pr->backfills)
 		rt_info(RT_SS_OSD, "PG " DF_PGID ": active after peering, %" PRIu64
-				   " objects recovered in %" PRIu64 " ms%s",
-			pg->pool, pg->seed, pr->recovered,
-			(rt_reactor_now_us(pr->r->r) - pr->started_us) / 1000,
-			pr->incomplete ? " (INCOMPLETE: a member needs backfill)" : "");
+				   " objects recovered (%" PRIu64 " backfills) in %" PRIu64 " ms",
+			pg->pool, pg->seed, pr->recovered, pr->backfills,
+			(rt_reactor_now_us(pr->r->r) - pr->started_us) / 1000);
 	pr_reset(pr);
 	osd_primary_resume(pr->r, pg);
 }
@@ -279,8 +286,8 @@ pr_round(struct osd_peering *pr)
 
 	pr_reset(pr);
 	pr->restart = false;
-	pr->incomplete = false;
 	pr->recovered = 0;
+	pr->backfills = 0;
 	pr->state = PR_QUERY;
 	pr->started_us = rt_reactor_now_us(r->r);
 	pr->n = 0;
@@ -357,6 +364,185 @@ objs_from_log(struct osd_peering *pr, const struct osd_pglog_entry *log, uint32_
 	return 0;
 }
 
+/* ---- backfill: object listings ------------------------------------------------------- */
+
+static int
+cmp_obj(const void *a, const void *b)
+{
+	const struct osd_pr_obj *x = a, *y = b;
+
+	return x->oid < y->oid ? -1 : x->oid > y->oid;
+}
+
+/* This reactor's objects of the PG (from the store's index: control path). */
+static int
+list_local(struct osd_reactor *r, const struct osd_pg *pg, struct osd_pr_obj **out, uint32_t *n_out)
+{
+	struct st_list_cursor cur = { { 0, 0 }, true };
+	struct st_obj_info page[512];
+	struct osd_pr_obj *a = NULL;
+	uint32_t n = 0, cap = 0;
+	int got;
+
+	while ((got = st_list(r->st, pg->pool, &cur, page, 512)) > 0) {
+		for (int i = 0; i < got; i++) {
+			if (rt_pg_of(pg->pool, page[i].obj.oid, pg->pg_count) != pg->seed)
+				continue;
+			if (n == cap) {
+				struct osd_pr_obj *b = realloc(a, (cap ? cap * 2 : 256) * sizeof(*a));
+
+				if (!b) {
+					free(a);
+					return -ENOMEM;
+				}
+				a = b;
+				cap = cap ? cap * 2 : 256;
+			}
+			a[n].oid = page[i].obj.oid;
+			a[n].version = page[i].version;
+			n++;
+		}
+	}
+	if (got < 0) {
+		free(a);
+		return got;
+	}
+	*out = a;
+	*n_out = n;
+	return 0;
+}
+
+/*
+ * The objects to move so that `to` matches `from` (both sorted by oid): those
+ * `from` has that `to` lacks or holds at another version, and those only `to`
+ * has (moved as deletes). Replaces pr->objs.
+ */
+static int
+list_diff(struct osd_peering *pr, const struct osd_pr_obj *from, uint32_t nf,
+	  const struct osd_pr_obj *to, uint32_t nt)
+{
+	uint32_t i = 0, j = 0;
+
+	free(pr->objs);
+	pr->objs = calloc(nf + nt + 1, sizeof(*pr->objs));
+	pr->n_objs = pr->cur = 0;
+	pr->off = 0;
+	if (!pr->objs)
+		return -ENOMEM;
+	while (i < nf || j < nt) {
+		if (j >= nt || (i < nf && from[i].oid < to[j].oid)) {
+			pr->objs[pr->n_objs++] = from[i++];
+		} else if (i >= nf || to[j].oid < from[i].oid) {
+			pr->objs[pr->n_objs].oid = to[j++].oid;
+			pr->objs[pr->n_objs++].version = 0;
+		} else {
+			if (from[i].version != to[j].version)
+				pr->objs[pr->n_objs++] = from[i];
+			i++;
+			j++;
+		}
+	}
+	return 0;
+}
+
+static void list_page(struct osd_peering *pr, uint32_t member);
+
+static void
+list_sent(struct rt_msgr_send *s, int rc)
+{
+}
+
+static void
+list_done(struct osd_preq *q, int rc, const struct frame_hdr *hdr, ProtobufCMessage *msg,
+	  const struct iovec *data, int data_cnt)
+{
+	struct osd_peering *pr = (struct osd_peering *)((char *)q - offsetof(struct osd_peering, q));
+	const Tessera__PgListObjectsReply *m = (const Tessera__PgListObjectsReply *)msg;
+
+	if (rc == 0 && (hdr->type != FRAME_T_PG_LIST_REPLY || m->status != TESSERA__STATUS__STATUS_OK))
+		rc = hdr->type != FRAME_T_PG_LIST_REPLY ? -EBADMSG : frame_status_to_errno(m->status);
+	if (rc < 0) {
+		pr_retry_later(pr, "listing a member's objects", rc);
+		return;
+	}
+	if (pr->n_rlist + m->n_objects > pr->cap_rlist) {
+		uint32_t cap = (pr->n_rlist + (uint32_t)m->n_objects) * 2 + 256;
+		struct osd_pr_obj *b = realloc(pr->rlist, cap * sizeof(*b));
+
+		if (!b) {
+			pr_retry_later(pr, "out of memory", -ENOMEM);
+			return;
+		}
+		pr->rlist = b;
+		pr->cap_rlist = cap;
+	}
+	for (size_t i = 0; i < m->n_objects; i++) {
+		const Tessera__ObjectVersion *o = m->objects[i];
+
+		if (!o || !o->oid)
+			continue;
+		pr->rlist[pr->n_rlist].oid = o->oid->id;
+		pr->rlist[pr->n_rlist].version =
+			o->version ? osd_version_make(o->version->epoch, o->version->seq) : 0;
+		pr->n_rlist++;
+	}
+	if (!pr_step_ok(pr))
+		return;
+	if (!m->done && m->n_objects) {
+		list_page(pr, pr->target);
+		return;
+	}
+	qsort(pr->rlist, pr->n_rlist, sizeof(*pr->rlist), cmp_obj);
+	pr->list_then(pr);
+}
+
+/* Ask member `member` for its next page of the PG's objects (after the last one). */
+static void
+list_page(struct osd_peering *pr, uint32_t member)
+{
+	struct osd_reactor *r = pr->r;
+	Tessera__PgListObjects m = TESSERA__PG_LIST_OBJECTS__INIT;
+	Tessera__PgId pid = TESSERA__PG_ID__INIT;
+	Tessera__ObjectId after = TESSERA__OBJECT_ID__INIT;
+	struct osd_peer *peer;
+	int rc;
+
+	pr->target = member;
+	memset(&pr->q, 0, offsetof(struct osd_preq, head));
+	pr->q.tag = ++r->next_tag;
+	pr->q.cb = list_done;
+	pid.pool = pr->pg->pool;
+	pid.seed = pr->pg->seed;
+	m.epoch = r->map->epoch;
+	m.pg = &pid;
+	m.max = 1024;
+	if (pr->n_rlist) {
+		after.pool = pr->pg->pool;
+		after.id = pr->rlist[pr->n_rlist - 1].oid;
+		m.start_after = &after;
+	}
+	peer = osd_peer_get(r, pr->m[member].osd_id, pr->pg->seed);
+	rc = peer ? rt_msgr_send_prep(&pr->q.send, pr->q.head, sizeof(pr->q.head), FRAME_T_PG_LIST,
+				      pr->q.tag, 0, &m.base, NULL, 0, list_sent)
+		  : -EHOSTUNREACH;
+	if (rc == 0)
+		rc = osd_peer_send(peer, &pr->q);
+	if (rc < 0) {
+		pr_retry_later(pr, "listing a member's objects", rc);
+		return;
+	}
+	pr->busy = true;
+}
+
+static void
+list_start(struct osd_peering *pr, uint32_t member, void (*then)(struct osd_peering *pr))
+{
+	pr->n_rlist = 0;
+	pr->list_then = then;
+	pr->backfills++;
+	list_page(pr, member);
+}
+
 static bool
 log_has_version(const struct osd_pglog_entry *log, uint32_t n, uint64_t v)
 {
@@ -422,6 +608,27 @@ find_diverged(struct osd_peering *pr, const struct osd_pr_member *a)
 }
 
 static void
+pull_backfill_listed(struct osd_peering *pr)
+{
+	struct osd_pr_obj *mine = NULL;
+	uint32_t n_mine = 0;
+	int rc = list_local(pr->r, pr->pg, &mine, &n_mine);
+
+	if (rc == 0) {
+		qsort(mine, n_mine, sizeof(*mine), cmp_obj);
+		rc = list_diff(pr, pr->rlist, pr->n_rlist, mine, n_mine);
+	}
+	free(mine);
+	if (rc < 0) {
+		pr_retry_later(pr, "backfill listing", rc);
+		return;
+	}
+	rt_info(RT_SS_OSD, "PG " DF_PGID ": backfill from " DF_OSD ": %u objects differ",
+		pr->pg->pool, pr->pg->seed, pr->m[pr->auth].osd_id, pr->n_objs);
+	pr_pull_next(pr);
+}
+
+static void
 pr_decide(struct osd_peering *pr)
 {
 	struct osd_pg *pg = pr->pg;
@@ -446,11 +653,12 @@ pr_decide(struct osd_peering *pr)
 		struct osd_pr_member *a = &pr->m[pr->auth];
 		uint64_t mine = pg->log.last_version;
 
-		if (!a->log_complete && mine < a->log_tail)
-			pr->incomplete = true;
+		bool backfill = !a->log_complete && mine < a->log_tail;
+
 		rt_info(RT_SS_OSD, "PG " DF_PGID ": " DF_OSD " is ahead (%" PRIx64 " > %" PRIx64
-				   "): pulling",
-			pg->pool, pg->seed, a->osd_id, a->last_update, mine);
+				   "): %s",
+			pg->pool, pg->seed, a->osd_id, a->last_update, mine,
+			backfill ? "backfilling from it" : "pulling");
 		if (objs_from_log(pr, a->log, a->n_log, mine) < 0) {
 			pr_retry_later(pr, "out of memory", -ENOMEM);
 			return;
@@ -470,6 +678,11 @@ pr_decide(struct osd_peering *pr)
 			return;
 		}
 		pr->state = PR_PULL;
+		if (backfill) {
+			/* The log does not reach back far enough: compare whole listings. */
+			list_start(pr, (uint32_t)pr->auth, pull_backfill_listed);
+			return;
+		}
 		pr_pull_next(pr);
 		return;
 	}
@@ -902,6 +1115,27 @@ push_read_done(struct st_req *q, int rc)
 }
 
 static void
+push_backfill_listed(struct osd_peering *pr)
+{
+	struct osd_pr_obj *mine = NULL;
+	uint32_t n_mine = 0;
+	int rc = list_local(pr->r, pr->pg, &mine, &n_mine);
+
+	if (rc == 0) {
+		qsort(mine, n_mine, sizeof(*mine), cmp_obj);
+		rc = list_diff(pr, mine, n_mine, pr->rlist, pr->n_rlist);
+	}
+	free(mine);
+	if (rc < 0) {
+		pr_retry_later(pr, "backfill listing", rc);
+		return;
+	}
+	rt_info(RT_SS_OSD, "PG " DF_PGID ": backfill of " DF_OSD ": %u objects differ",
+		pr->pg->pool, pr->pg->seed, pr->m[pr->target].osd_id, pr->n_objs);
+	pr_push_next(pr);
+}
+
+static void
 pr_push_next(struct osd_peering *pr)
 {
 	struct osd_pg *pg = pr->pg;
@@ -919,17 +1153,26 @@ pr_push_next(struct osd_peering *pr)
 			continue;
 		}
 		if (!pr->objs) {
-			/* Start on this target: what it misses, per our log. */
-			if (osd_pglog_tail_version(&pg->log) > t->last_update &&
-			    pg->log.n >= pg->log.cap) {
-				pr->incomplete = true;
-				rt_warn(RT_SS_OSD, "PG " DF_PGID ": " DF_OSD " is behind the log: it "
-						   "needs a backfill (not implemented yet)",
-					pg->pool, pg->seed, t->osd_id);
-			}
+			/* Start on this target: what it misses, per our log (or a listing). */
+			bool backfill = osd_pglog_tail_version(&pg->log) > t->last_update &&
+					pg->log.n >= pg->log.cap;
+
 			rt_info(RT_SS_OSD, "PG " DF_PGID ": " DF_OSD " is behind (%" PRIx64
-					   " < %" PRIx64 "): pushing",
-				pg->pool, pg->seed, t->osd_id, t->last_update, pg->log.last_version);
+					   " < %" PRIx64 "): %s",
+				pg->pool, pg->seed, t->osd_id, t->last_update, pg->log.last_version,
+				backfill ? "backfilling it" : "pushing");
+			if (!pr->buf) {
+				pr->buf_cap = pr->r->buf_bytes;
+				pr->buf = aligned_alloc(4096, pr->buf_cap);
+				if (!pr->buf) {
+					pr_retry_later(pr, "out of memory", -ENOMEM);
+					return;
+				}
+			}
+			if (backfill) {
+				list_start(pr, pr->target, push_backfill_listed);
+				return;
+			}
 			if (objs_from_log(pr, pg->log.ents, pg->log.cap, t->last_update) < 0) {
 				pr_retry_later(pr, "out of memory", -ENOMEM);
 				return;
@@ -1372,4 +1615,73 @@ osd_member_pg_notify(struct osd_conn *oc, const struct frame_hdr *hdr, const Tes
 	qsort(ents, op->aux_n, sizeof(*ents), cmp_entry);
 	op->aux = ents; /* freed when the merge is done */
 	merge_member_next(op);
+}
+
+/* PgListObjects: a page of this member's objects of the PG, ascending oid. */
+void
+osd_member_pg_list(struct osd_conn *oc, const struct frame_hdr *hdr,
+		   const Tessera__PgListObjects *m)
+{
+	struct osd_reactor *r = oc->r;
+	Tessera__PgListObjectsReply rep = TESSERA__PG_LIST_OBJECTS_REPLY__INIT;
+	const struct mon_pool *pool = NULL;
+	struct st_list_cursor cur = { { 0, 0 }, true };
+	struct st_obj_info page[512];
+	uint32_t max = m->max ? m->max : 1024, n = 0;
+	Tessera__ObjectVersion *ovs = NULL, **povs = NULL;
+	Tessera__ObjectId *oids = NULL;
+	Tessera__Version *vers = NULL;
+	int got = 0;
+
+	if (max > 4096)
+		max = 4096;
+	if (m->pg && r->map)
+		pool = mon_map_pool(r->map->m, m->pg->pool);
+	if (!m->pg || !pool || rt_pg_reactor(m->pg->seed, r->osd->n_reactors) != r->idx) {
+		rep.status = frame_status_from_errno(!pool ? -EAGAIN : -EINVAL);
+		send_malloced(oc->c, FRAME_T_PG_LIST_REPLY, hdr->tag, &rep.base);
+		return;
+	}
+	ovs = calloc(max, sizeof(*ovs));
+	povs = calloc(max, sizeof(*povs));
+	oids = calloc(max, sizeof(*oids));
+	vers = calloc(max, sizeof(*vers));
+	if (!ovs || !povs || !oids || !vers) {
+		rep.status = frame_status_from_errno(-ENOMEM);
+		send_malloced(oc->c, FRAME_T_PG_LIST_REPLY, hdr->tag, &rep.base);
+		goto out;
+	}
+	if (m->start_after) {
+		cur.last.pool = m->pg->pool;
+		cur.last.oid = m->start_after->id;
+		cur.first = false;
+	}
+	while (n < max && (got = st_list(r->st, m->pg->pool, &cur, page, 512)) > 0) {
+		for (int i = 0; i < got && n < max; i++) {
+			if (rt_pg_of(m->pg->pool, page[i].obj.oid, pool->pg_count) != m->pg->seed)
+				continue;
+			tessera__object_version__init(&ovs[n]);
+			tessera__object_id__init(&oids[n]);
+			tessera__version__init(&vers[n]);
+			oids[n].pool = page[i].obj.pool;
+			oids[n].id = page[i].obj.oid;
+			osd_version_to_pb(page[i].version, &vers[n]);
+			ovs[n].oid = &oids[n];
+			ovs[n].version = &vers[n];
+			povs[n] = &ovs[n];
+			n++;
+			if (n == max && i + 1 < got)
+				got = 1; /* more remain: not done */
+		}
+	}
+	rep.status = got < 0 ? frame_status_from_errno(got) : TESSERA__STATUS__STATUS_OK;
+	rep.objects = povs;
+	rep.n_objects = n;
+	rep.done = got == 0 || n < max;
+	send_malloced(oc->c, FRAME_T_PG_LIST_REPLY, hdr->tag, &rep.base);
+out:
+	free(ovs);
+	free(povs);
+	free(oids);
+	free(vers);
 }

@@ -189,6 +189,9 @@ conn_on_frame(struct rt_conn *c, const struct frame_hdr *hdr, ProtobufCMessage *
 	case FRAME_T_OBJ_PUSH:
 		osd_member_obj_push(oc, hdr, (const Tessera__ObjectPush *)msg, data, data_cnt);
 		break;
+	case FRAME_T_PG_LIST:
+		osd_member_pg_list(oc, hdr, (const Tessera__PgListObjects *)msg);
+		break;
 	default:
 		oc->r->stats.conns_bad++;
 		rt_warn_rl(RT_SS_OSD, "reactor %u: %s sent a %s frame: closing", oc->r->idx,
