@@ -223,9 +223,18 @@ st_journal_issue(struct st_store *st, struct st_jbuf *jb)
 	crc = rt_crc32c(crc, jb->buf + ST_JREC_HDR_MAX, (size_t)jb->data_blks * ST_BLK);
 	h->crc = crc;
 
-	nb = st_jwrite(st, jb, nb, jb->pos, jb->buf, hdr_blks, fua);
-	nb = st_jwrite(st, jb, nb, jb->pos + hdr_blks, jb->buf + ST_JREC_HDR_MAX, jb->data_blks,
-		       fua);
+	if (jb->data_blks && hdr_blks <= ST_JREC_HDR_MAX / ST_BLK / 2) {
+		/* One contiguous write: copy the header blocks so that they end
+		 * where the data begins (the entries stay where the ops point). */
+		uint8_t *h2 = jb->buf + ST_JREC_HDR_MAX - (size_t)hdr_blks * ST_BLK;
+
+		memcpy(h2, jb->buf, (size_t)hdr_blks * ST_BLK);
+		nb = st_jwrite(st, jb, nb, jb->pos, h2, jb->len_blks, fua);
+	} else {
+		nb = st_jwrite(st, jb, nb, jb->pos, jb->buf, hdr_blks, fua);
+		nb = st_jwrite(st, jb, nb, jb->pos + hdr_blks, jb->buf + ST_JREC_HDR_MAX,
+			       jb->data_blks, fua);
+	}
 	jb->bios_pending = nb;
 	st->stats.journal_writes++;
 	st->stats.journal_bytes += (uint64_t)jb->len_blks * ST_BLK;
