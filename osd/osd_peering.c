@@ -16,9 +16,15 @@
  *         (ObjectPull -> ObjectPush with the data, chunk by chunk, or a
  *         delete), written locally with its version, and the authoritative
  *         entries are merged into the primary's log (and persisted).
+ *         Entries of the primary's own log that the authoritative log lacks
+ *         (diverged: applied here, never replicated, never acknowledged) are
+ *         rolled back: their objects are pulled too and the entries dropped.
  *  PUSH   every member behind the primary gets the objects named in the
  *         primary's log after its last_update (ObjectPush chunks or deletes),
  *         then the missing log entries (a PgNotify request it merges).
+ *  BACKFILL when a log does not reach back to the other side's last_update
+ *         (it wrapped), PULL or PUSH works from a comparison of the two object
+ *         listings (PgListObjects pages) instead of from the log.
  *  ACTIVE the waiting ops resume.
  *
  * Objects move whole, up to the object size, in --max-io chunks; an all-zero
@@ -26,13 +32,12 @@
  * stay unmapped). One object at a time per PG: recovery is naturally
  * throttled and never competes with the PG's own client I/O (which waits).
  *
- * Not yet (phase 2b): backfill when the logs do not overlap (the member is
- * further behind than the authoritative log reaches): the PG is then
- * recovered from the log only and reported "incomplete" in the log output;
- * recovery in the background while the PG serves; rate limits and scrub.
+ * Not yet: recovery in the background while the PG serves, rate limits,
+ * scrub; rollback of diverged entries held by a non-primary member.
  *
  * Member side (responders): PgQuery, ObjectPull (read a chunk), ObjectPush
- * (apply a chunk or a delete), PgNotify requests (merge log entries).
+ * (apply a chunk or a delete), PgNotify requests (merge log entries),
+ * PgListObjects (a page of the PG's objects).
  */
 #include <errno.h>
 #include <inttypes.h>

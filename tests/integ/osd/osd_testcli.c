@@ -37,6 +37,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -954,6 +955,7 @@ main(int argc, char **argv)
 		       "[--objects N] [--state FILE]\n");
 		return !strcmp(cmd, "--help") ? 0 : 2;
 	}
+	signal(SIGPIPE, SIG_IGN); /* a dead OSD is an error to handle, not a fatal signal */
 	if (rt_arena_init(&g_arena, 1u << 20) < 0)
 		fail("out of memory");
 	g_client_id = ((uint64_t)getpid() << 20) ^ (uint64_t)time(NULL);

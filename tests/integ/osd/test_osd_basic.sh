@@ -23,14 +23,13 @@ MONADDR="127.0.0.1:$mport"
 tsr_start mon "$MON" --id 1 --data "$TSR_DIR/mon" --listen "$MONADDR" --osd-grace 3s
 tsr_wait_port 127.0.0.1 "$mport" 10
 
-declare -A OPORT=()
+# Ephemeral ports (--port-base 0): a restarted OSD publishes new addresses,
+# which clients and peers follow through the map.
 start_osd() {
 	local i=$1
 	shift
-	[ -n "${OPORT[$i]:-}" ] || { OPORT[$i]=$(tsr_free_port); tsr_free_port >/dev/null; }
 	tsr_start "osd$i" "$OSD" --mon "$MONADDR" --device "$TSR_DIR/osd$i.img" --size 128M \
-		--cores 2 --host "host$i" --port-base "${OPORT[$i]}" --io-buffers 32 --max-io 256K \
-		--op-timeout 6s "$@"
+		--cores 2 --host "host$i" --io-buffers 32 --max-io 256K --op-timeout 6s "$@"
 }
 
 osds_up() {
