@@ -23,7 +23,7 @@
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "libstore: little-endian hosts only");
 
 #define ST_BLK 4096u
-#define ST_FORMAT_VERSION 1u
+#define ST_FORMAT_VERSION 2u
 
 #define ST_SB_MAGIC 0x31425354u   /* "TSB1" */
 #define ST_CKPT_MAGIC 0x4b435354u /* "TSCK" */
@@ -121,6 +121,12 @@ _Static_assert(sizeof(struct st_ckpt_meta) == 8, "st_ckpt_meta size");
  * magic, version, uuid, gen and seq are the expected ones and the crc matches:
  * a stale record left from an earlier lap of the ring or an earlier
  * generation is never replayed.
+ *
+ * Up to ST_JINFLIGHT_MAX records are written at once (they complete, and their
+ * operations are acknowledged, in sequence order). Replay ends at the first
+ * invalid record; of the records before it, only the last one and the
+ * prev_inflight ones before it can reference redirect-on-write data that never
+ * became durable (version 2; version 1 wrote one record at a time).
  */
 struct st_jrec_hdr {
 	uint32_t magic;
@@ -134,7 +140,8 @@ struct st_jrec_hdr {
 	uint32_t hdr_blks;
 	uint32_t n_entries;
 	uint32_t entries_bytes; /* bytes of entries after this header */
-	uint32_t reserved;
+	uint32_t prev_inflight; /* records before this one not yet complete when it
+				 * was written (their RoW data may not be durable) */
 };
 _Static_assert(sizeof(struct st_jrec_hdr) == 64, "st_jrec_hdr size");
 

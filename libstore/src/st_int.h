@@ -19,6 +19,8 @@
 #define ST_JREC_HDR_MAX (256u * 1024u)   /* header + entries */
 #define ST_JREC_DATA_MAX (1024u * 1024u) /* data blocks */
 #define ST_JWRITE_MAX_LIMIT (64u * 1024u) /* cap of journal_write_max_bytes */
+#define ST_JBUFS 5u        /* record buffers: one filling, the others in flight */
+#define ST_JINFLIGHT_MAX 4u /* records in flight at once (ST_DUR_FUA, ST_DUR_NONE) */
 #define ST_OP_BIOS 8u
 #define ST_READ_CHUNK_BLKS 128u
 #define ST_CKPT_FLUSH_PAR 32u
@@ -137,6 +139,7 @@ struct st_jbuf {
 	uint32_t data_pending;     /* RoW data writes still in flight */
 	uint32_t bios_pending;
 	bool written;       /* record write (and flush) done */
+	bool done;          /* durable with its data: may retire (in order) */
 	bool flushing;
 	bool inflight;
 	int err;
@@ -145,6 +148,7 @@ struct st_jbuf {
 	uint32_t hdr_blks, len_blks;
 	struct st_bio bios[5];
 	struct st_store *st;
+	struct rt_msg fail_msg; /* submission failed: progress later */
 };
 
 enum st_ckpt_phase {
@@ -196,9 +200,11 @@ struct st_store {
 	uint64_t jgen;   /* record generation: bumped by each open */
 	uint64_t next_seq;
 	uint64_t row_blks_window;
-	struct st_jbuf jb[2];
+	struct st_jbuf jb[ST_JBUFS]; /* used in ring order */
 	struct st_jbuf *fill;   /* accepting entries */
-	struct st_jbuf *flying; /* being written, or NULL */
+	struct st_jbuf *flying; /* oldest record in flight, or NULL */
+	uint32_t n_flying;      /* records in flight: the n_flying buffers before fill */
+	uint32_t jmax_inflight; /* 1 in ST_DUR_BATCH_FLUSH, else ST_JINFLIGHT_MAX */
 	bool kick_scheduled;
 	struct rt_msg kick_msg;
 
@@ -295,8 +301,13 @@ void st__journal_fini(struct st_store *st);
 struct st_jent *st__journal_add(struct st_store *st, struct st_iop *op, uint32_t ent_bytes,
 				uint32_t data_blks);
 void st__journal_kick(struct st_store *st);
+/* An operation's entry is complete: issue the filling record now if records
+ * may be pipelined and there is room (else the kick or a retire issues it). */
+void st__journal_push(struct st_store *st);
 void st__journal_data_done(struct st_store *st, struct st_jbuf *jb);
 bool st__journal_idle(const struct st_store *st);
+/* The newest record in flight, or NULL. */
+struct st_jbuf *st__journal_newest(const struct st_store *st);
 uint64_t st__jblk_abs(const struct st_store *st, uint64_t counter);
 
 /* ops (st_write.c / st_read.c) */

@@ -4,7 +4,9 @@
  *
  * A plain write lands in the cache, per 4 KiB block (a newer write of a block
  * replaces the cached one, as a drive's cache does). Reads see the cache over
- * the durable image. A flush, or a FUA write, makes data durable. A power cut
+ * the durable image. A flush makes data durable, and so does a FUA write, but
+ * only when it completes: until then it sits in the cache like a plain write
+ * (a power cut may keep it, drop it or tear it). A power cut
  * keeps a random subset of the cached blocks and drops the rest, so a
  * multi-block write can come back torn at 4 KiB granularity. After the cut
  * every I/O fails with -EIO until restore, so the store under test cannot
@@ -38,16 +40,25 @@ struct st_membackend {
 
 struct st_mem_priv {
 	struct rt_msg msg;
+	struct st_membackend *mb;
 	int res;
 };
 _Static_assert(sizeof(struct st_mem_priv) <= sizeof(((struct st_bio *)0)->bpriv), "bpriv");
+
+static void st_mem_make_durable(struct st_membackend *mb, uint64_t blk);
 
 static void
 st_mem_complete(void *ctx)
 {
 	struct st_bio *bio = ctx;
 	struct st_mem_priv *p = (struct st_mem_priv *)bio->bpriv;
+	struct st_membackend *mb = p->mb;
 
+	if (p->res >= 0 && bio->op == ST_BIO_WRITE && bio->fua && !mb->dead) {
+		for (uint64_t b = bio->offset_bytes / ST_BLK;
+		     b < (bio->offset_bytes + bio->len_bytes) / ST_BLK; b++)
+			st_mem_make_durable(mb, b);
+	}
 	bio->cb(bio, p->res);
 }
 
@@ -98,11 +109,6 @@ st_mem_do(struct st_membackend *mb, struct st_bio *bio)
 			memcpy(p, ci >= 0 ? mb->cache[ci].data : mb->image + b * ST_BLK, ST_BLK);
 			continue;
 		}
-		if (bio->fua) {
-			st_mem_make_durable(mb, b);
-			memcpy(mb->image + b * ST_BLK, p, ST_BLK);
-			continue;
-		}
 		if (ci < 0) {
 			uint8_t *d = malloc(ST_BLK);
 			if (!d)
@@ -123,6 +129,7 @@ st_mem_submit(void *bctx, struct st_bio *bio)
 	struct st_membackend *mb = bctx;
 	struct st_mem_priv *p = (struct st_mem_priv *)bio->bpriv;
 
+	p->mb = mb;
 	p->res = st_mem_do(mb, bio);
 	rt_reactor_defer(mb->r, &p->msg, st_mem_complete, bio);
 	return 0;

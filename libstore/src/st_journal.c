@@ -10,19 +10,26 @@
  * replayed. A record may wrap around the end of the ring (it is then written
  * as two pieces).
  *
- * Group commit: two record buffers. While one record is being written (and,
- * with ST_DUR_BATCH_FLUSH, flushed), new entries accumulate in the other; when
- * the write completes the next record goes out at once with everything that
- * gathered meanwhile. At QD1 a small write is one journal write (plus one
- * flush in batch mode); at QD32 one journal write covers many operations.
- * Only one record is in flight at a time, so a record is durable before the
- * next one is written and recovery never sees a hole followed by a valid
- * record.
+ * Group commit: ST_JBUFS record buffers used in ring order. Entries gather in
+ * the filling one; it goes out at the end of the reactor turn if fewer than
+ * jmax_inflight records are in flight, else as soon as the oldest completes,
+ * with everything that gathered meanwhile. At QD1 a small write is one
+ * journal write (plus one flush in batch mode); at QD32 one journal write
+ * covers many operations.
  *
+ * Records in flight: ST_JINFLIGHT_MAX with ST_DUR_FUA and ST_DUR_NONE, so that
+ * a write does not wait for the record of the writes before it (at QD4 the
+ * 128 KiB writes would otherwise move in lock step, one record per round);
+ * one with ST_DUR_BATCH_FLUSH (one flush per record: batching is the point).
  * A record completes when its own write is durable and every
- * redirect-on-write data write of its entries is durable too; then its
- * operations are applied to the index (in journal order) and their callbacks
- * run.
+ * redirect-on-write data write of its entries is durable too; records retire
+ * strictly in sequence order: their operations are applied to the index and
+ * their callbacks run only once every earlier record has retired. So an
+ * acknowledged operation's record and every record before it are durable,
+ * and a torn record followed by a valid one (written at the same time) only
+ * hides operations that were never acknowledged. Each record header carries
+ * how many earlier records were still in flight when it was written: replay
+ * verifies the RoW data of those and of the last record (st_recover.c).
  *
  * Space: the ring between the replay start of the newest durable checkpoint
  * (jtail) and jhead is live, including everything written while a checkpoint
@@ -60,13 +67,38 @@ st_jbuf_reset(struct st_jbuf *jb)
 	jb->written = false;
 	jb->flushing = false;
 	jb->inflight = false;
+	jb->done = false;
 	jb->err = 0;
+}
+
+static struct st_jbuf *
+st_jb_next(struct st_store *st, struct st_jbuf *jb)
+{
+	uint32_t i = (uint32_t)(jb - st->jb);
+
+	return &st->jb[(i + 1) % ST_JBUFS];
+}
+
+struct st_jbuf *
+st__journal_newest(const struct st_store *st)
+{
+	uint32_t i = (uint32_t)(st->fill - st->jb);
+
+	if (!st->n_flying)
+		return NULL;
+	return (struct st_jbuf *)&st->jb[(i + ST_JBUFS - 1) % ST_JBUFS];
+}
+
+static bool
+st_journal_can_issue(const struct st_store *st)
+{
+	return st->n_flying < st->jmax_inflight && (st->fill->n_entries || st->fill->head);
 }
 
 int
 st__journal_init(struct st_store *st)
 {
-	for (int i = 0; i < 2; i++) {
+	for (uint32_t i = 0; i < ST_JBUFS; i++) {
 		st->jb[i].buf = aligned_alloc(ST_BLK, ST_JREC_HDR_MAX + ST_JREC_DATA_MAX);
 		if (!st->jb[i].buf)
 			return -ENOMEM;
@@ -76,13 +108,15 @@ st__journal_init(struct st_store *st)
 	}
 	st->fill = &st->jb[0];
 	st->flying = NULL;
+	st->n_flying = 0;
+	st->jmax_inflight = st->opts.durability == ST_DUR_BATCH_FLUSH ? 1 : ST_JINFLIGHT_MAX;
 	return 0;
 }
 
 void
 st__journal_fini(struct st_store *st)
 {
-	for (int i = 0; i < 2; i++) {
+	for (uint32_t i = 0; i < ST_JBUFS; i++) {
 		free(st->jb[i].buf);
 		st->jb[i].buf = NULL;
 	}
@@ -91,7 +125,7 @@ st__journal_fini(struct st_store *st)
 bool
 st__journal_idle(const struct st_store *st)
 {
-	return !st->flying && !st->fill->head && st->fill->n_entries == 0;
+	return !st->n_flying && !st->fill->head && st->fill->n_entries == 0;
 }
 
 static void
@@ -100,7 +134,7 @@ st_journal_kick_fn(void *ctx)
 	struct st_store *st = ctx;
 
 	st->kick_scheduled = false;
-	if (!st->flying && (st->fill->n_entries || st->fill->head))
+	if (st_journal_can_issue(st))
 		st_journal_issue(st, st->fill);
 }
 
@@ -190,6 +224,14 @@ st_jwrite(struct st_store *st, struct st_jbuf *jb, uint32_t bi, uint64_t cnt, ui
 static void st_journal_write_done(struct st_bio *bio, int res);
 
 static void
+st_journal_fail_fn(void *ctx)
+{
+	struct st_jbuf *jb = ctx;
+
+	st_journal_progress(jb->st, jb);
+}
+
+static void
 st_journal_issue(struct st_store *st, struct st_jbuf *jb)
 {
 	struct st_jrec_hdr *h = (struct st_jrec_hdr *)jb->buf;
@@ -204,8 +246,10 @@ st_journal_issue(struct st_store *st, struct st_jbuf *jb)
 	jb->len_blks = hdr_blks + jb->data_blks;
 	st->jhead += jb->len_blks;
 	jb->inflight = true;
-	st->flying = jb;
-	st->fill = jb == &st->jb[0] ? &st->jb[1] : &st->jb[0];
+	if (!st->n_flying)
+		st->flying = jb;
+	st->n_flying++;
+	st->fill = st_jb_next(st, jb);
 
 	memset(h, 0, sizeof(*h));
 	h->magic = ST_JREC_MAGIC;
@@ -217,6 +261,7 @@ st_journal_issue(struct st_store *st, struct st_jbuf *jb)
 	h->hdr_blks = hdr_blks;
 	h->n_entries = jb->n_entries;
 	h->entries_bytes = jb->ent_bytes;
+	h->prev_inflight = st->n_flying - 1;
 	memset(jb->buf + sizeof(*h) + jb->ent_bytes, 0,
 	       (size_t)hdr_blks * ST_BLK - sizeof(*h) - jb->ent_bytes);
 	crc = rt_crc32c(0, jb->buf, (size_t)hdr_blks * ST_BLK);
@@ -248,8 +293,16 @@ st_journal_issue(struct st_store *st, struct st_jbuf *jb)
 			break;
 		}
 	}
+	/* Never complete operations from here: this may run inside st_submit. */
 	if (jb->bios_pending == 0)
-		st_journal_progress(st, jb);
+		rt_reactor_defer(st->r, &jb->fail_msg, st_journal_fail_fn, jb);
+}
+
+void
+st__journal_push(struct st_store *st)
+{
+	if (st->jmax_inflight > 1 && st_journal_can_issue(st))
+		st_journal_issue(st, st->fill);
 }
 
 static void
@@ -284,32 +337,39 @@ st__journal_data_done(struct st_store *st, struct st_jbuf *jb)
 		st_journal_progress(st, jb);
 }
 
+/* Retire the oldest records that are done, in sequence order. */
 static void
-st_journal_complete(struct st_store *st, struct st_jbuf *jb)
+st_journal_retire(struct st_store *st)
 {
-	struct st_iop *head = jb->head, *op, *next;
-	int err = jb->err;
-	if (err) {
-		if (!st->failed)
-			rt_err(RT_SS_STORE, "journal write failed: " DF_RC "; store is now failed",
-			       DP_RC(err));
-		st->failed = err;
+	for (uint32_t guard = 0; st->n_flying && st->flying->done && guard < ST_JBUFS; guard++) {
+		struct st_jbuf *jb = st->flying;
+		struct st_iop *head = jb->head, *op, *next;
+		int err = jb->err ? jb->err : st->failed;
+
+		if (jb->err) {
+			if (!st->failed)
+				rt_err(RT_SS_STORE,
+				       "journal write failed: " DF_RC "; store is now failed",
+				       DP_RC(jb->err));
+			st->failed = jb->err;
+		}
+		/* Apply everything first (in journal order), then run the callbacks. */
+		for (op = head; op; op = op->next) {
+			if (!err && op->rc == 0)
+				st__op_apply(st, op);
+			else if (!err && op->jtype == ST_JE_WRITE_ROW && op->jb)
+				st__row_failed(st, op);
+		}
+		st_jbuf_reset(jb);
+		st->n_flying--;
+		st->flying = st->n_flying ? st_jb_next(st, jb) : NULL;
+		for (op = head; op; op = next) {
+			next = op->next;
+			op->jb = NULL;
+			st__op_finish(st, op, err ? err : op->rc);
+		}
 	}
-	/* Apply everything first (in journal order), then run the callbacks. */
-	for (op = head; op; op = op->next) {
-		if (!err && op->rc == 0)
-			st__op_apply(st, op);
-		else if (!err && op->jtype == ST_JE_WRITE_ROW && op->jb)
-			st__row_failed(st, op);
-	}
-	st_jbuf_reset(jb);
-	st->flying = NULL;
-	for (op = head; op; op = next) {
-		next = op->next;
-		op->jb = NULL;
-		st__op_finish(st, op, err ? err : op->rc);
-	}
-	if (!st->flying && (st->fill->n_entries || st->fill->head))
+	if (st_journal_can_issue(st))
 		st_journal_issue(st, st->fill);
 	st__ckpt_maybe_start(st);
 	st__wq_drain(st);
@@ -334,10 +394,12 @@ st_journal_progress(struct st_store *st, struct st_jbuf *jb)
 			if (rc < 0) {
 				jb->err = rc;
 				jb->written = true;
-				st_journal_complete(st, jb);
+				jb->done = true;
+				st_journal_retire(st);
 			}
 		}
 		return;
 	}
-	st_journal_complete(st, jb);
+	jb->done = true;
+	st_journal_retire(st);
 }

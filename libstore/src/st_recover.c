@@ -5,18 +5,25 @@
  * A record is replayed only if its magic, version, uuid, generation and
  * sequence number are the expected ones and its CRC32C matches; the first one
  * that fails ends the replay (it was torn by a crash, or is a stale record
- * from an earlier lap). Only one record is ever in flight and it is durable
- * before the next is written, so nothing valid can follow a torn record.
+ * from an earlier lap). Up to ST_JINFLIGHT_MAX records are written at once,
+ * so valid records may follow a torn one; their operations were never
+ * acknowledged (records retire in order), and open bumps the record
+ * generation, so they are never replayed later either.
  *
  * Redirect-on-write entries point at data blocks that were written in
  * parallel with their record; a crash can leave the record durable and the
- * data not. That can only happen to the last record: the next record is
- * written only after the previous one completed, and a record completes only
- * when the data of all its entries is durable. Replay therefore checks the
- * CRC of the data blocks of the last record's RoW entries and skips an entry
+ * data not. That can only happen to a record that had not completed: the
+ * last one replayed (E), or one of the prev_inflight records before it (the
+ * ones still in flight when E was written; every record before those had
+ * completed, so its data was durable). These form the window. Replay checks
+ * the CRC of the data blocks of the window's RoW entries and skips an entry
  * whose data does not match (that write had not completed, so it was never
- * acknowledged). Earlier records are not checked: their blocks may since have
- * been legitimately rewritten in place by a checkpoint that did not finish.
+ * acknowledged). One exception: when a later record of the window touches the
+ * same blocks (overwrite, unmap, delete), the entry's operation had completed
+ * before that one was submitted (overlapping operations are never in flight
+ * together: st.h), so it is applied unchecked; its blocks may since have been
+ * freed and reused, or rewritten in place by a checkpoint that did not
+ * finish. Records before the window are not checked, for the same reason.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -290,13 +297,50 @@ st_read_record(struct st_store *st, uint64_t cnt, uint64_t seq, uint8_t *buf)
 	return 1;
 }
 
+/* Does an entry touch blocks [l, l+n) of (pool, oid)? */
+static bool
+st_entry_touches(const struct st_jent *e, uint32_t pool, uint64_t oid, uint32_t l, uint32_t n)
+{
+	if (e->pool != pool || e->oid != oid)
+		return false;
+	switch (e->type) {
+	case ST_JE_WRITE_J:
+	case ST_JE_WRITE_ROW:
+	case ST_JE_UNMAP:
+		return e->lblock < l + n && l < e->lblock + e->nblocks;
+	case ST_JE_DELETE:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Does any entry of the records later[0..nlater) touch e's blocks? */
+static bool
+st_touched_later(const struct st_jent *e, uint8_t *const *later, uint32_t nlater)
+{
+	for (uint32_t r = 0; r < nlater; r++) {
+		const struct st_jrec_hdr *h = (const struct st_jrec_hdr *)later[r];
+		uint32_t off = 0;
+
+		for (uint32_t i = 0; i < h->n_entries; i++) {
+			const struct st_jent *x =
+				(const struct st_jent *)(later[r] + sizeof(*h) + off);
+			off += x->len_bytes;
+			if (st_entry_touches(x, e->pool, e->oid, e->lblock, e->nblocks))
+				return true;
+		}
+	}
+	return false;
+}
+
 /*
- * Apply a record's entries. verify: check redirect-on-write data first (only
- * for the last record, see the comment at the top of this file).
+ * Apply a record's entries. verify: the record is in the window (see the
+ * comment at the top of this file); later[] are the window's records after it.
  */
 static int
 st_apply_record(struct st_store *st, const uint8_t *buf, uint64_t cnt, bool verify,
-		uint8_t *scratch, uint64_t *n_skipped)
+		uint8_t *const *later, uint32_t nlater, uint8_t *scratch, uint64_t *n_skipped)
 {
 	const struct st_jrec_hdr *h = (const struct st_jrec_hdr *)buf;
 	uint32_t off = 0;
@@ -306,7 +350,7 @@ st_apply_record(struct st_store *st, const uint8_t *buf, uint64_t cnt, bool veri
 		off += e->len_bytes;
 		if (e->type == 0)
 			continue;
-		if (verify && e->type == ST_JE_WRITE_ROW) {
+		if (verify && e->type == ST_JE_WRITE_ROW && !st_touched_later(e, later, nlater)) {
 			bool ok;
 			int rc = st_row_verify(st, e, scratch, &ok);
 			if (rc < 0)
@@ -324,43 +368,61 @@ st_apply_record(struct st_store *st, const uint8_t *buf, uint64_t cnt, bool veri
 static int
 st_replay(struct st_store *st, uint64_t *n_records, uint64_t *n_skipped)
 {
-	uint8_t *bufs[2] = {st->jb[0].buf, st->jb[1].buf};
+	/* The last ST_JINFLIGHT_MAX valid records wait in a ring of buffers
+	 * (the window is at most that long); one more buffer for reading. */
+	uint8_t *bufs[ST_JBUFS];
+	uint64_t cnts[ST_JBUFS];
+	uint32_t qh = 0, nq = 0, win;
 	uint8_t *scratch;
-	uint64_t prev_cnt = 0;
-	int cur = 0, rc = 0;
-	bool have_prev = false;
+	int rc = 0;
 
+	_Static_assert(ST_JBUFS > ST_JINFLIGHT_MAX, "a buffer to read into");
 	*n_records = *n_skipped = 0;
+	for (uint32_t i = 0; i < ST_JBUFS; i++)
+		bufs[i] = st->jb[i].buf;
 	scratch = aligned_alloc(ST_BLK, ST_JREC_DATA_MAX);
 	if (!scratch)
 		return -ENOMEM;
-	/*
-	 * Apply each record once the next one has been found valid: only the
-	 * last valid record can have redirect-on-write data that never became
-	 * durable, because a record is written only after the previous one
-	 * completed, and a record completes only once its data is durable.
-	 */
 	for (uint64_t guard = 0; guard < st->sb.journal_blks; guard++) {
-		rc = st_read_record(st, st->jhead, st->next_seq, bufs[cur]);
+		uint32_t slot = (qh + nq) % ST_JBUFS;
+
+		rc = st_read_record(st, st->jhead, st->next_seq, bufs[slot]);
 		if (rc < 0)
 			goto out;
 		if (rc == 0)
 			break;
-		if (have_prev) {
-			rc = st_apply_record(st, bufs[cur ^ 1], prev_cnt, false, scratch, n_skipped);
-			if (rc < 0)
-				goto out;
-		}
-		have_prev = true;
-		prev_cnt = st->jhead;
-		st->jhead += ((struct st_jrec_hdr *)bufs[cur])->len_blks;
+		cnts[slot] = st->jhead;
+		st->jhead += ((struct st_jrec_hdr *)bufs[slot])->len_blks;
 		st->next_seq++;
 		(*n_records)++;
-		cur ^= 1;
+		if (++nq > ST_JINFLIGHT_MAX) {
+			/* Too old to be in any window. */
+			rc = st_apply_record(st, bufs[qh], cnts[qh], false, NULL, 0, scratch,
+					     n_skipped);
+			if (rc < 0)
+				goto out;
+			qh = (qh + 1) % ST_JBUFS;
+			nq--;
+		}
 	}
 	rc = 0;
-	if (have_prev)
-		rc = st_apply_record(st, bufs[cur ^ 1], prev_cnt, true, scratch, n_skipped);
+	if (!nq)
+		goto out;
+	win = ((struct st_jrec_hdr *)bufs[(qh + nq - 1) % ST_JBUFS])->prev_inflight;
+	win = win < nq - 1 ? win + 1 : nq;
+	for (uint32_t k = 0; k < nq; k++) {
+		uint32_t slot = (qh + k) % ST_JBUFS;
+		uint8_t *later[ST_JBUFS];
+		uint32_t nlater = 0;
+		bool verify = k >= nq - win;
+
+		for (uint32_t j = k + 1; verify && j < nq; j++)
+			later[nlater++] = bufs[(qh + j) % ST_JBUFS];
+		rc = st_apply_record(st, bufs[slot], cnts[slot], verify, later, nlater, scratch,
+				     n_skipped);
+		if (rc < 0)
+			goto out;
+	}
 out:
 	free(scratch);
 	return rc;

@@ -478,8 +478,8 @@ st_flush_start(struct st_store *st, struct st_iop *op)
 	}
 	if (st->fill->head)
 		jb = st->fill;
-	else if (st->flying)
-		jb = st->flying;
+	else
+		jb = st__journal_newest(st);
 	if (!jb) {
 		st_op_defer_finish(st, op, 0);
 		return 0;
@@ -533,6 +533,8 @@ st__op_start(struct st_store *st, struct st_iop *op)
 		op->counted = true;
 		st->inflight++;
 	}
+	if (rc == 0 && op->jb)
+		st__journal_push(st);
 	return rc;
 }
 
