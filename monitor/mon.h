@@ -10,9 +10,10 @@
  * followers reply STATUS_ENOTLEADER with the leader's id and address. Any
  * monitor serves map reads and subscriptions from its applied map.
  *
- * Volatile state (heartbeat times, OSD usage, failure reports) lives only on
- * the leader and is rebuilt after an election: a new leader gives every OSD a
- * fresh grace period.
+ * Volatile state (heartbeat times, OSD usage, failure reports, PG states
+ * reported in heartbeats) lives only on the leader and is rebuilt after an
+ * election: a new leader gives every OSD a fresh grace period and shows
+ * map-computed PG states until the next heartbeats.
  */
 #ifndef MON_H
 #define MON_H
@@ -26,6 +27,7 @@
 #include "frame.h"
 #include "mon_cmd.h"
 #include "mon_map.h"
+#include "mon_pgstat.h"
 
 #define MON_MAX_PEERS 7
 #define MON_HISTORY 64 /* maps kept for GetMap(epoch) and incrementals */
@@ -113,6 +115,7 @@ struct mon {
 	struct mon_osd_live *live;
 	uint32_t n_live;
 	uint32_t cap_live;
+	struct mon_pgstats pgstats; /* PG states from heartbeats (leader only, soft) */
 };
 
 /* The one monitor of this process (signal and raft callbacks find it here). */
@@ -168,6 +171,11 @@ struct mon_osd_live *mon_live_get(struct mon *mon, uint32_t osd_id, bool create)
 void mon_live_reset(struct mon *mon);
 void mon_osd_heartbeat(struct mon *mon, uint32_t osd_id, uint64_t used_bytes,
 		       uint64_t device_bytes, uint64_t epoch);
+/* A PG state from a heartbeat (see mon_pgstat.h); returns mon_pgstats_report's code. */
+int mon_osd_pg_report(struct mon *mon, uint32_t osd_id, uint64_t epoch, uint32_t pool,
+		      uint32_t seed, const char *state);
+/* How long a reported PG state is shown: the OSD grace. */
+uint64_t mon_pg_report_max_age_us(const struct mon *mon);
 /* A peer's report; returns 0 or -errno (ENOENT unknown ids, EINVAL self report). */
 int mon_osd_failure_report(struct mon *mon, uint32_t reporter, uint32_t target);
 void mon_osd_tick(struct mon *mon);

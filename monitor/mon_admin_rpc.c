@@ -76,19 +76,18 @@ send_admin(struct mon_conn *c, uint64_t tag, int rc, const char *msg, const char
 
 /* ---- read-only commands ----------------------------------------------------- */
 
-static void
-pg_states(const struct mon_map *m, uint32_t *st, uint32_t *total)
+/* Reported PG states apply to the current map only; older maps show computed ones. */
+static const struct mon_pgstats *
+pgstats_for(struct mon *mon, const struct mon_map *m)
 {
-	memset(st, 0, MON_PG__COUNT * sizeof(*st));
-	*total = 0;
-	for (uint32_t p = 0; p < m->n_pools; p++) {
-		const struct mon_pool *pool = &m->pools[p];
+	return m == mon->map ? &mon->pgstats : NULL;
+}
 
-		for (uint32_t s = 0; pool->pgs && s < pool->pg_count; s++) {
-			st[mon_pg_state_of(pool, &pool->pgs[s])]++;
-			(*total)++;
-		}
-	}
+static void
+pg_hist(struct mon *mon, const struct mon_map *m, struct mon_pg_hist *h)
+{
+	mon_pgstats_hist(pgstats_for(mon, m), m, mon_now_mono_us(), mon_pg_report_max_age_us(mon),
+			 h);
 }
 
 static void
@@ -121,7 +120,8 @@ cmd_status(struct mon *mon, const Tessera__AdminCommand *a, struct admin_out *o)
 {
 	const struct mon_map *m = mon->map;
 	struct mon_health h;
-	uint32_t q[MON_MAX_PEERS], nq = mon_raft_quorum(mon, q), st[MON_PG__COUNT], total;
+	uint32_t q[MON_MAX_PEERS], nq = mon_raft_quorum(mon, q), total;
+	struct mon_pg_hist ph;
 	uint32_t up = 0, in = 0;
 	const struct mon_addr *la;
 	uint32_t leader = mon_raft_leader(mon, &la);
@@ -143,7 +143,8 @@ cmd_status(struct mon *mon, const Tessera__AdminCommand *a, struct admin_out *o)
 		up += m->osds[i].up;
 		in += m->osds[i].in;
 	}
-	pg_states(m, st, &total);
+	pg_hist(mon, m, &ph);
+	total = ph.total;
 
 	mon_json_obj_begin(&o->j, NULL);
 	mon_json_str(&o->j, "fsid", m->fsid);
@@ -167,11 +168,12 @@ cmd_status(struct mon *mon, const Tessera__AdminCommand *a, struct admin_out *o)
 	mon_json_u64(&o->j, "pools", m->n_pools);
 	mon_json_obj_begin(&o->j, "pgs");
 	mon_json_u64(&o->j, "total", total);
+	mon_json_u64(&o->j, "reported", ph.n_reported);
 	mon_json_obj_begin(&o->j, "states");
-	for (int s = 0; s < MON_PG__COUNT; s++) {
-		if (st[s])
-			mon_json_u64(&o->j, mon_pg_state_name(s), st[s]);
-	}
+	for (uint32_t s = 0; s < ph.n; s++)
+		mon_json_u64(&o->j, ph.st[s].state, ph.st[s].count);
+	if (ph.other)
+		mon_json_u64(&o->j, "other", ph.other);
 	mon_json_obj_end(&o->j);
 	mon_json_obj_end(&o->j);
 	mon_json_u64(&o->j, "volumes", m->n_vols);
@@ -191,13 +193,13 @@ cmd_status(struct mon *mon, const Tessera__AdminCommand *a, struct admin_out *o)
 		m->epoch, m->n_pools, total, m->n_vols);
 	if (total) {
 		fprintf(o->text_f, "    pgs:    ");
-		for (int s = 0, first = 1; s < MON_PG__COUNT; s++) {
-			if (!st[s])
-				continue;
-			fprintf(o->text_f, "%s%u %s\n", first ? " " : "             ", st[s],
-				mon_pg_state_name(s));
-			first = 0;
-		}
+		for (uint32_t s = 0; s < ph.n; s++)
+			fprintf(o->text_f, "%s%u %s\n", s ? "             " : " ", ph.st[s].count,
+				ph.st[s].state);
+		if (ph.other)
+			fprintf(o->text_f, "             %u in other states\n", ph.other);
+		fprintf(o->text_f, "             (%u of %u reported by their primary)\n",
+			ph.n_reported, total);
 	}
 	return 0;
 }
@@ -362,11 +364,15 @@ cmd_pool_ls(struct mon *mon, const Tessera__AdminCommand *a, struct admin_out *o
 }
 
 static void
-emit_pg(struct admin_out *o, const struct mon_pool *p, uint32_t s, bool obj_only)
+emit_pg(struct mon *mon, const struct mon_map *m, struct admin_out *o, const struct mon_pool *p,
+	uint32_t s, bool obj_only)
 {
 	const struct mon_pg *pg = &p->pgs[s];
 	char id[32], acting[128] = "[";
 	size_t off = 1;
+	bool rep;
+	const char *state = mon_pgstats_state(pgstats_for(mon, m), p, s, mon_now_mono_us(),
+					      mon_pg_report_max_age_us(mon), &rep);
 
 	snprintf(id, sizeof(id), DF_PG, p->id, s);
 	for (uint32_t k = 0; k < pg->n_acting; k++)
@@ -385,16 +391,16 @@ emit_pg(struct admin_out *o, const struct mon_pool *p, uint32_t s, bool obj_only
 		mon_json_u64(&o->j, "primary", pg->acting[0]);
 	else
 		mon_json_i64(&o->j, "primary", -1);
-	mon_json_str(&o->j, "state", mon_pg_state_name(mon_pg_state_of(p, pg)));
+	mon_json_str(&o->j, "state", state);
+	mon_json_str(&o->j, "state_source", rep ? "reported" : "map");
 	mon_json_obj_end(&o->j);
 	if (obj_only)
-		fprintf(o->text_f, "pg %s -> acting %s primary %s%d state %s\n", id, acting,
-			pg->n_acting ? "osd." : "", pg->n_acting ? (int)pg->acting[0] : -1,
-			mon_pg_state_name(mon_pg_state_of(p, pg)));
+		fprintf(o->text_f, "pg %s -> acting %s primary %s%d state %s%s\n", id, acting,
+			pg->n_acting ? "osd." : "", pg->n_acting ? (int)pg->acting[0] : -1, state,
+			rep ? "" : " (from the map)");
 	else
-		fprintf(o->text_f, "%-10s %-20s %-8d %s\n", id, acting,
-			pg->n_acting ? (int)pg->acting[0] : -1,
-			mon_pg_state_name(mon_pg_state_of(p, pg)));
+		fprintf(o->text_f, "%-10s %-20s %-8d %s%s\n", id, acting,
+			pg->n_acting ? (int)pg->acting[0] : -1, state, rep ? "" : " *");
 }
 
 static int
@@ -421,10 +427,11 @@ cmd_pg_ls(struct mon *mon, const Tessera__AdminCommand *a, struct admin_out *o)
 		if (only && only != p)
 			continue;
 		for (uint32_t s = 0; p->pgs && s < p->pg_count; s++)
-			emit_pg(o, p, s, false);
+			emit_pg(mon, m, o, p, s, false);
 	}
 	mon_json_arr_end(&o->j);
 	mon_json_obj_end(&o->j);
+	fprintf(o->text_f, "* state computed from the map (no fresh report from the primary)\n");
 	return 0;
 }
 
@@ -458,7 +465,7 @@ cmd_pg_map(struct mon *mon, const Tessera__AdminCommand *a, struct admin_out *o)
 		snprintf(o->err, sizeof(o->err), "pg %s does not exist", id);
 		return -ENOENT;
 	}
-	emit_pg(o, p, (uint32_t)seed, true);
+	emit_pg(mon, mon->map, o, p, (uint32_t)seed, true);
 	return 0;
 }
 
@@ -468,7 +475,7 @@ cmd_map(struct mon *mon, const Tessera__AdminCommand *a, struct admin_out *o)
 	const char *es = arg(a, "epoch");
 	unsigned long long e = 0;
 	const struct mon_map *m;
-	uint32_t st[MON_PG__COUNT], total;
+	struct mon_pg_hist ph;
 	char *end;
 
 	if (es && *es) {
@@ -485,7 +492,7 @@ cmd_map(struct mon *mon, const Tessera__AdminCommand *a, struct admin_out *o)
 			 e > mon->map->epoch ? "in the future" : "no longer kept");
 		return -ENOENT;
 	}
-	pg_states(m, st, &total);
+	pg_hist(mon, m, &ph);
 	mon_json_obj_begin(&o->j, NULL);
 	mon_json_u64(&o->j, "epoch", m->epoch);
 	mon_json_str(&o->j, "fsid", m->fsid);
@@ -508,7 +515,7 @@ cmd_map(struct mon *mon, const Tessera__AdminCommand *a, struct admin_out *o)
 	mon_json_arr_begin(&o->j, "pgs");
 	for (uint32_t i = 0; i < m->n_pools; i++) {
 		for (uint32_t s = 0; m->pools[i].pgs && s < m->pools[i].pg_count; s++)
-			emit_pg(o, &m->pools[i], s, true);
+			emit_pg(mon, m, o, &m->pools[i], s, true);
 	}
 	mon_json_arr_end(&o->j);
 	mon_json_arr_begin(&o->j, "volumes");
@@ -525,7 +532,7 @@ cmd_map(struct mon *mon, const Tessera__AdminCommand *a, struct admin_out *o)
 	mon_json_obj_end(&o->j);
 	/* The text is a summary; the PG lines emitted above come first. */
 	fprintf(o->text_f, "epoch %llu fsid %s: %u osds, %u pools, %u pgs, %u volumes\n",
-		(unsigned long long)m->epoch, m->fsid, m->n_osds, m->n_pools, total, m->n_vols);
+		(unsigned long long)m->epoch, m->fsid, m->n_osds, m->n_pools, ph.total, m->n_vols);
 	return 0;
 }
 

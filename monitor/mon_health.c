@@ -36,12 +36,30 @@ add(struct mon_health *h, enum mon_health_level level, const char *code, const c
 	va_end(ap);
 }
 
+/* "3 down, 1 incomplete": the states of one class with their counts. */
+static void
+pg_detail(const struct mon_pg_hist *hist, enum mon_pg_class cls, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (uint32_t k = 0; k < hist->n && off < len; k++) {
+		if (mon_pg_state_class(hist->st[k].state) != cls)
+			continue;
+		off += (size_t)snprintf(buf + off, len - off, "%s%u %s", off ? ", " : "",
+					hist->st[k].count, hist->st[k].state);
+	}
+	if (hist->other && off < len)
+		snprintf(buf + off, len - off, "%s...", off ? ", " : "");
+}
+
 void
 mon_health_compute(const struct mon_health_in *in, struct mon_health *h)
 {
 	const struct mon_map *m = in->map;
 	uint32_t down = 0, down_in = 0, nearfull = 0, full = 0;
-	uint32_t st[MON_PG__COUNT] = { 0 };
+	struct mon_pg_hist hist;
+	char detail[128];
 
 	memset(h, 0, sizeof(*h));
 	h->level = MON_HEALTH_OK;
@@ -79,17 +97,15 @@ mon_health_compute(const struct mon_health_in *in, struct mon_health *h)
 	if (m->n_pools && m->n_osds == 0)
 		add(h, MON_HEALTH_WARN, "OSD_NONE", "pools exist but no osd has booted");
 
-	for (uint32_t p = 0; p < m->n_pools; p++) {
-		const struct mon_pool *pool = &m->pools[p];
-
-		for (uint32_t s = 0; pool->pgs && s < pool->pg_count; s++)
-			st[mon_pg_state_of(pool, &pool->pgs[s])]++;
+	mon_pgstats_hist(in->pgstats, m, in->now_us, in->pg_max_age_us, &hist);
+	if (hist.by_class[MON_PGC_ERR]) {
+		pg_detail(&hist, MON_PGC_ERR, detail, sizeof(detail));
+		add(h, MON_HEALTH_ERR, "PG_AVAILABILITY", "%u pgs inactive (%s)",
+		    hist.by_class[MON_PGC_ERR], detail);
 	}
-	if (st[MON_PG_DOWN] || st[MON_PG_INACTIVE])
-		add(h, MON_HEALTH_ERR, "PG_AVAILABILITY",
-		    "%u pgs inactive (%u down, %u below min_size)",
-		    st[MON_PG_DOWN] + st[MON_PG_INACTIVE], st[MON_PG_DOWN], st[MON_PG_INACTIVE]);
-	if (st[MON_PG_DEGRADED])
-		add(h, MON_HEALTH_WARN, "PG_DEGRADED", "%u pgs undersized+degraded",
-		    st[MON_PG_DEGRADED]);
+	if (hist.by_class[MON_PGC_WARN]) {
+		pg_detail(&hist, MON_PGC_WARN, detail, sizeof(detail));
+		add(h, MON_HEALTH_WARN, "PG_DEGRADED", "%u pgs not clean (%s)",
+		    hist.by_class[MON_PGC_WARN], detail);
+	}
 }

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "mon_map.h"
+#include "mon_pgstat.h"
 
 enum mon_health_level {
 	MON_HEALTH_OK = 0,
@@ -39,7 +40,20 @@ struct mon_health_in {
 	const uint64_t *osd_used_bytes;
 	double nearfull_ratio; /* e.g. 0.85 */
 	double full_ratio;     /* e.g. 0.95 */
+	/*
+	 * PG states reported by OSDs (NULL: states computed from the map only),
+	 * used while younger than pg_max_age_us at now_us.
+	 */
+	const struct mon_pgstats *pgstats;
+	uint64_t now_us;
+	uint64_t pg_max_age_us;
 };
+
+/*
+ * PG rules: HEALTH_OK only when every PG is active+clean; PG_DEGRADED (WARN)
+ * for PGs degraded, undersized, recovering, backfilling or peering;
+ * PG_AVAILABILITY (ERR) for PGs down, incomplete, inactive or below min_size.
+ */
 
 void mon_health_compute(const struct mon_health_in *in, struct mon_health *out);
 const char *mon_health_level_name(enum mon_health_level l);

@@ -83,6 +83,8 @@ mon_live_reset(struct mon *mon)
 		mon->live[i].out_pending = false;
 		mon->live[i].n_reports = 0;
 	}
+	/* PG reports were made to another leader (or long ago): wait for new ones. */
+	mon_pgstats_clear(&mon->pgstats);
 	for (uint32_t i = 0; i < mon->map->n_osds; i++)
 		mon_live_get(mon, mon->map->osds[i].id, true);
 }
@@ -101,6 +103,20 @@ mon_osd_heartbeat(struct mon *mon, uint32_t osd_id, uint64_t used_bytes, uint64_
 	l->device_bytes = device_bytes;
 	l->hb_epoch = epoch;
 	l->n_reports = 0;
+}
+
+uint64_t
+mon_pg_report_max_age_us(const struct mon *mon)
+{
+	return mon->conf.osd_grace_us;
+}
+
+int
+mon_osd_pg_report(struct mon *mon, uint32_t osd_id, uint64_t epoch, uint32_t pool, uint32_t seed,
+		  const char *state)
+{
+	return mon_pgstats_report(&mon->pgstats, mon->map, mon_map_at(mon, epoch), osd_id, epoch,
+				  pool, seed, state, mon_now_mono_us());
 }
 
 int
@@ -252,6 +268,9 @@ mon_health_now(struct mon *mon, struct mon_health *h)
 	in.n_mons_quorum = mon_raft_quorum(mon, ids);
 	in.nearfull_ratio = (double)mon->conf.nearfull_pct / 100.0;
 	in.full_ratio = (double)mon->conf.full_pct / 100.0;
+	in.pgstats = &mon->pgstats;
+	in.now_us = mon_now_mono_us();
+	in.pg_max_age_us = mon_pg_report_max_age_us(mon);
 	if (used) {
 		for (uint32_t i = 0; i < mon->map->n_osds; i++) {
 			struct mon_osd_live *l = mon_live_get(mon, mon->map->osds[i].id, false);

@@ -180,6 +180,8 @@ handle_boot(struct mon_conn *c, const struct frame_hdr *hdr, const Tessera__OsdB
 	mon_cmd_init(&cmd, "osd boot");
 	mon_cmd_add(&cmd, "uuid", b->uuid);
 	mon_cmd_add(&cmd, "want_id", want);
+	if (b->has_want_id)
+		mon_cmd_add(&cmd, "has_want_id", "1");
 	mon_cmd_add(&cmd, "host", b->host);
 	mon_cmd_add(&cmd, "failure_domain", b->failure_domain);
 	mon_cmd_add(&cmd, "reactors", reactors);
@@ -207,6 +209,7 @@ handle_heartbeat(struct mon_conn *c, const struct frame_hdr *hdr, const Tessera_
 {
 	struct mon *mon = mon__self;
 	const struct mon_osd *o;
+	uint32_t ignored = 0;
 	char msg[256];
 
 	if (!mon_raft_is_leader(mon)) {
@@ -226,7 +229,90 @@ handle_heartbeat(struct mon_conn *c, const struct frame_hdr *hdr, const Tessera_
 		return;
 	}
 	mon_osd_heartbeat(mon, h->osd_id, h->used_bytes, h->device_bytes, h->epoch);
+	/* PG states: soft state on the leader, never through Raft (mon_pgstat.h). */
+	for (size_t i = 0; i < h->n_pgs; i++) {
+		const Tessera__PgStat *p = h->pgs[i];
+		int rc;
+
+		if (!p)
+			continue;
+		rc = mon_osd_pg_report(mon, h->osd_id, h->epoch, p->pool, p->seed, p->state);
+		if (rc < 0)
+			ignored++;
+		if (rc < 0 && rc != -ESTALE)
+			rt_debug(RT_SS_MON, DF_OSD " reported pg " DF_PG " state '%s': " DF_RC,
+				 h->osd_id, p->pool, p->seed, p->state ? p->state : "",
+				 DP_RC(rc));
+	}
+	if (ignored)
+		rt_debug(RT_SS_MON, DF_OSD " heartbeat at " DF_EPOCH ": %u of %zu pg states ignored",
+			 h->osd_id, DP_EPOCH(h->epoch), ignored, h->n_pgs);
 	send_reply(c, hdr->tag, 0, NULL);
+}
+
+/* Reply once the "osd down" entry of a clean stop is applied. */
+static void
+on_mark_down_done(void *ctx, int rc, uint64_t epoch)
+{
+	struct mon_req *r = ctx;
+
+	if (rc == 0)
+		rt_info(RT_SS_MON, "%s marked down at its request (clean stop) at " DF_EPOCH,
+			r->key, DP_EPOCH(epoch));
+	if (mon_conn_is_open(r->conn))
+		send_reply(r->conn, r->tag, rc, rc < 0 ? rt_strerror(rc) : NULL);
+	req_free(r);
+}
+
+/*
+ * A clean stop (SIGTERM): mark the OSD down at once through Raft, as the
+ * failure detector would after the grace. The uuid must be the OSD's.
+ */
+static void
+handle_mark_down(struct mon_conn *c, const struct frame_hdr *hdr, const Tessera__OsdMarkDown *d)
+{
+	struct mon *mon = mon__self;
+	const struct mon_osd *o;
+	char msg[256], id[16], now[32];
+	struct mon_cmd cmd;
+	struct mon_req *r;
+	int rc;
+
+	if (!mon_raft_is_leader(mon)) {
+		not_leader_msg(mon, msg, sizeof(msg));
+		send_reply(c, hdr->tag, -RT_ENOTLEADER, msg);
+		return;
+	}
+	o = mon_map_osd(mon->map, d->osd_id);
+	if (!o) {
+		send_reply(c, hdr->tag, -ENOENT, "unknown osd id");
+		return;
+	}
+	if (!d->uuid || strcmp(d->uuid, o->uuid) != 0) {
+		snprintf(msg, sizeof(msg), "uuid does not match " DF_OSD "'s", o->id);
+		send_reply(c, hdr->tag, -EPERM, msg);
+		return;
+	}
+	if (!o->up) {
+		send_reply(c, hdr->tag, 0, NULL); /* already down: nothing to do */
+		return;
+	}
+	snprintf(id, sizeof(id), "%u", o->id);
+	snprintf(now, sizeof(now), "%" PRIu64, mon_now_real_us());
+	mon_cmd_init(&cmd, "osd down");
+	mon_cmd_add(&cmd, "id", id);
+	mon_cmd_add(&cmd, "now_us", now);
+	snprintf(msg, sizeof(msg), DF_OSD, o->id);
+	r = req_new(c, hdr, msg);
+	if (!r) {
+		send_reply(c, hdr->tag, -ENOMEM, "out of memory");
+		return;
+	}
+	rc = mon_raft_propose(mon, &cmd, on_mark_down_done, r, msg, sizeof(msg));
+	if (rc < 0) {
+		send_reply(c, hdr->tag, rc, msg);
+		req_free(r);
+	}
 }
 
 static void
@@ -516,6 +602,9 @@ mon_rpc_dispatch(struct mon_conn *c, const struct frame_hdr *hdr, ProtobufCMessa
 		break;
 	case FRAME_T_OSD_FAILURE:
 		handle_failure(c, hdr, (const Tessera__OsdFailureReport *)msg);
+		break;
+	case FRAME_T_OSD_MARK_DOWN:
+		handle_mark_down(c, hdr, (const Tessera__OsdMarkDown *)msg);
 		break;
 	case FRAME_T_GET_MAP:
 		handle_get_map(c, hdr, (const Tessera__GetMap *)msg);

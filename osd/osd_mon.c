@@ -18,8 +18,12 @@
  * reactor; each fills its own snapshot and posts back; the heartbeat goes
  * when all have answered.
  *
- * Shutdown (SIGTERM/SIGINT through a signalfd read on this ring): post stop
- * to every reactor, wait for their exit notices, then leave the loop.
+ * Shutdown (SIGTERM/SIGINT through a signalfd read on this ring): ask the
+ * monitor to mark us down at once (OsdMarkDown), so that clients move to the
+ * new primaries without waiting for the heartbeat grace, post stop to every
+ * reactor, wait for their exit notices and for the monitor's answer (at most
+ * OSD_MARK_DOWN_TIMEOUT_US: a dead monitor must not delay the stop), then
+ * leave the loop.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -38,6 +42,13 @@
 #include "rt_log.h"
 
 static struct osd *ctl_osd; /* the control thread's only OSD */
+
+/* Clean-stop mark-down (control thread only). */
+#define OSD_MARK_DOWN_TIMEOUT_US 500000
+static struct rt_timer md_timer;
+static uint64_t md_tag;
+static bool md_pending;
+static bool ctl_finished;
 
 struct ctl_send {
 	struct rt_msgr_send s;
@@ -71,6 +82,7 @@ ctl_send(struct osd *osd, uint16_t type, uint64_t tag, const ProtobufCMessage *m
 }
 
 static void mon_connect(struct osd *osd);
+static void md_done(struct osd *osd, int rc, const char *msg);
 
 static void
 retry_fire(struct rt_timer *t)
@@ -289,9 +301,13 @@ mon_on_frame(struct rt_conn *c, const struct frame_hdr *hdr, ProtobufCMessage *m
 		const Tessera__Reply *r = (const Tessera__Reply *)msg;
 		int rc = r->status == TESSERA__STATUS__STATUS_OK ? 0 : frame_status_to_errno(r->status);
 
+		if (hdr->tag == md_tag && md_pending) {
+			md_done(osd, rc, r->message);
+			break;
+		}
 		if (rc == 0)
 			break;
-		if (hdr->tag == osd->hb_tag && rc == -EAGAIN && osd->booted) {
+		if (hdr->tag == osd->hb_tag && rc == -EAGAIN && osd->booted && !osd->stopping) {
 			rt_warn(RT_SS_OSD, "the monitor says: %s; booting again",
 				r->message ? r->message : "");
 			osd->booted = false;
@@ -331,6 +347,8 @@ mon_on_close(struct rt_conn *c, int reason)
 		osd->mon_conn = NULL;
 	osd->booted = false;
 	rt_timer_stop(osd->ctl, &osd->hb_timer);
+	if (md_pending)
+		md_done(osd, reason, "connection closed");
 	if (osd->stopping)
 		return;
 	rt_warn(RT_SS_OSD, "monitor %s: connection closed: " DF_RC, osd->mons[osd->cur_mon],
@@ -364,6 +382,56 @@ mon_connect(struct osd *osd)
 
 /* ---- shutdown ---------------------------------------------------------------------------- */
 
+/* Leave the loop once every reactor has exited and the mark-down is settled. */
+static void
+ctl_maybe_finish(struct osd *osd)
+{
+	if (ctl_finished || md_pending || osd->n_exited < osd->n_started)
+		return;
+	ctl_finished = true;
+	if (osd->mon_conn)
+		rt_conn_close(osd->mon_conn, -ECANCELED);
+	rt_reactor_stop(osd->ctl);
+}
+
+static void
+md_done(struct osd *osd, int rc, const char *msg)
+{
+	md_pending = false;
+	rt_timer_stop(osd->ctl, &md_timer);
+	if (rc == 0)
+		rt_info(RT_SS_OSD, "the monitor marked " DF_OSD " down", osd->osd_id);
+	else
+		rt_warn(RT_SS_OSD, "mark-down not confirmed: %s (" DF_RC ")", msg ? msg : "",
+			DP_RC(rc));
+	ctl_maybe_finish(osd);
+}
+
+static void
+md_fire(struct rt_timer *t)
+{
+	if (md_pending)
+		md_done(ctl_osd, -ETIMEDOUT, "no answer from the monitor");
+}
+
+/* OsdMarkDown to the monitor; the stop waits for the answer, bounded by md_timer. */
+static void
+send_mark_down(struct osd *osd)
+{
+	Tessera__OsdMarkDown md = TESSERA__OSD_MARK_DOWN__INIT;
+
+	if (!osd->booted || !osd->mon_conn)
+		return;
+	md.osd_id = osd->osd_id;
+	md.uuid = osd->uuid;
+	md_tag = ++osd->next_tag;
+	if (ctl_send(osd, FRAME_T_OSD_MARK_DOWN, md_tag, &md.base) < 0)
+		return;
+	md_pending = true;
+	rt_timer_init(&md_timer, md_fire);
+	rt_timer_start(osd->ctl, &md_timer, OSD_MARK_DOWN_TIMEOUT_US, 0);
+}
+
 static void
 begin_shutdown(struct osd *osd, const char *why)
 {
@@ -373,14 +441,17 @@ begin_shutdown(struct osd *osd, const char *why)
 	rt_info(RT_SS_OSD, "%s: stopping (draining in-flight ops)", why);
 	rt_timer_stop(osd->ctl, &osd->hb_timer);
 	rt_timer_stop(osd->ctl, &osd->retry_timer);
+	send_mark_down(osd);
 	for (uint32_t i = 0; i < osd->n_reactors; i++) {
 		struct osd_reactor *r = osd->reactors[i];
 
 		if (r && r->r && r->start_rc == 0)
 			rt_reactor_post(r->r, &r->stop_msg, osd_reactor_stop_msg, r);
 	}
-	if (osd->n_exited >= osd->n_started)
+	if (osd->n_exited >= osd->n_started && !md_pending) {
+		ctl_finished = true;
 		rt_reactor_stop(osd->ctl);
+	}
 }
 
 void
@@ -389,11 +460,7 @@ osd_ctl_reactor_exited(void *ctx)
 	struct osd *osd = ((struct osd_reactor *)ctx)->osd;
 
 	osd->n_exited++;
-	if (osd->n_exited >= osd->n_started) {
-		if (osd->mon_conn)
-			rt_conn_close(osd->mon_conn, -ECANCELED);
-		rt_reactor_stop(osd->ctl);
-	}
+	ctl_maybe_finish(osd);
 }
 
 static void sig_arm(struct osd *osd);

@@ -80,7 +80,8 @@ enum frame_flags {
 	X(FRAME_T_PG_LIST, 41, tessera__pg_list_objects__descriptor, "pg_list")            \
 	X(FRAME_T_PG_LIST_REPLY, 42, tessera__pg_list_objects_reply__descriptor, "pg_list_reply") \
 	X(FRAME_T_PING, 43, tessera__ping__descriptor, "ping")                             \
-	X(FRAME_T_PONG, 44, tessera__ping__descriptor, "pong")
+	X(FRAME_T_PONG, 44, tessera__ping__descriptor, "pong")                             \
+	X(FRAME_T_OSD_MARK_DOWN, 19, tessera__osd_mark_down__descriptor, "osd_mark_down")
 
 enum frame_type {
 	FRAME_T_NONE = 0,

@@ -20,6 +20,8 @@
 
 #include "common.pb-c.h"
 #include "mon.pb-c.h"
+#include "mon_map.h"
+#include "mon_map_pb.h"
 #include "osdctl.h"
 #include "rt_conf.h"
 #include "rt_err.h"
@@ -42,6 +44,8 @@ struct osdctl_conf {
 	int64_t heartbeats;
 	uint64_t interval_us;
 	int64_t want_id;
+	const char *pg_state;
+	bool mark_down;
 };
 
 static const char *const formats[] = { "plain", "json", NULL };
@@ -75,8 +79,14 @@ static const struct rt_conf_opt opts[] = {
 	  false, "debug fake-osd: heartbeats to send before going silent", NULL, "N" },
 	{ "interval", 0, RT_CONF_DURATION, offsetof(struct osdctl_conf, interval_us), "200ms",
 	  1000, 60000000, false, "debug fake-osd: heartbeat interval", NULL, NULL },
-	{ "want-id", 0, RT_CONF_INT, offsetof(struct osdctl_conf, want_id), "0", 0, 1000000, false,
-	  "debug fake-osd: id kept from an earlier boot", NULL, "N" },
+	{ "want-id", 0, RT_CONF_INT, offsetof(struct osdctl_conf, want_id), "-1", -1, 1000000,
+	  false, "debug fake-osd: id kept from an earlier boot (-1: none)", NULL, "N" },
+	{ "pg-state", 0, RT_CONF_STR, offsetof(struct osdctl_conf, pg_state), NULL, 0, 0, false,
+	  "debug fake-osd: report this state for every PG it is primary of in each heartbeat "
+	  "(@FILE: read the state from FILE before each heartbeat)",
+	  NULL, "STATE" },
+	{ "mark-down", 0, RT_CONF_BOOL, offsetof(struct osdctl_conf, mark_down), NULL, 0, 0, false,
+	  "debug fake-osd: after the heartbeats, stop cleanly (OsdMarkDown)", NULL, NULL },
 };
 
 static const struct rt_conf_table table = {
@@ -163,8 +173,11 @@ usage_cmd(const struct osdctl_cmd *c, FILE *f)
 	else if (strcmp(c->words, "debug fake-osd") == 0)
 		fprintf(f, "\n  --uuid U --host H --failure-domain D --reactors ADDRS\n"
 			   "  --heartbeats N --interval D --want-id N\n"
-			   "Prints osd_id=N, then last_heartbeat_us=T (CLOCK_REALTIME) once it "
-			   "stops.\n");
+			   "  --pg-state STATE|@FILE   report STATE for the PGs it is primary of\n"
+			   "  --mark-down              stop cleanly: OsdMarkDown after the "
+			   "heartbeats\n"
+			   "Prints osd_id=N, then last_heartbeat_us=T (CLOCK_REALTIME) after each "
+			   "heartbeat,\nand marked_down_us=T after a clean stop.\n");
 	fprintf(f, "\nCommon options: -m ADDRS, --format plain|json, --timeout D, --config "
 		   "FILE (see osdctl --help).\n");
 }
@@ -350,6 +363,98 @@ real_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+/* The PG states a fake OSD reports in one heartbeat. */
+struct fake_pgs {
+	uint64_t epoch;
+	char state[64];
+	Tessera__PgStat *stats;
+	Tessera__PgStat **pstats;
+	size_t n;
+};
+
+static void
+fake_pgs_free(struct fake_pgs *fp)
+{
+	free(fp->stats);
+	free(fp->pstats);
+	fp->stats = NULL;
+	fp->pstats = NULL;
+	fp->n = 0;
+}
+
+/*
+ * Fetch the current map and list the PGs osd_id is primary of, each with the
+ * state given (or read from @FILE), as a real OSD's heartbeat would.
+ */
+static int
+fake_pgs_collect(struct osdctl_client *cl, const char *spec, uint32_t osd_id, struct fake_pgs *fp)
+{
+	Tessera__GetMap g = TESSERA__GET_MAP__INIT;
+	const Tessera__MapReply *r;
+	ProtobufCMessage *reply;
+	struct mon_map *m = NULL;
+	uint16_t type;
+	size_t cap = 0;
+	int rc;
+
+	if (spec[0] == '@') {
+		FILE *f = fopen(spec + 1, "r");
+
+		if (!f || !fgets(fp->state, sizeof(fp->state), f)) {
+			fprintf(stderr, "osdctl: fake-osd: cannot read a state from %s\n", spec + 1);
+			if (f)
+				fclose(f);
+			return -EINVAL;
+		}
+		fclose(f);
+		fp->state[strcspn(fp->state, " \t\r\n")] = '\0';
+	} else {
+		snprintf(fp->state, sizeof(fp->state), "%s", spec);
+	}
+	rc = osdctl_call(cl, FRAME_T_GET_MAP, &g.base, &type, &reply);
+	if (rc < 0) {
+		fprintf(stderr, "osdctl: fake-osd: get map: %s\n", cl->err);
+		return rc;
+	}
+	r = (const Tessera__MapReply *)reply;
+	if (type != FRAME_T_MAP_REPLY || r->status != TESSERA__STATUS__STATUS_OK || !r->map) {
+		fprintf(stderr, "osdctl: fake-osd: get map refused\n");
+		return -EIO;
+	}
+	rc = mon_map_from_pb(r->map, &m);
+	if (rc < 0) {
+		fprintf(stderr, "osdctl: fake-osd: bad map: %s\n", rt_strerror(rc));
+		return rc;
+	}
+	fp->epoch = m->epoch;
+	for (uint32_t p = 0; p < m->n_pools; p++)
+		cap += m->pools[p].pg_count;
+	fp->stats = calloc(cap + 1, sizeof(*fp->stats));
+	fp->pstats = calloc(cap + 1, sizeof(*fp->pstats));
+	if (!fp->stats || !fp->pstats) {
+		mon_map_destroy(&m);
+		fake_pgs_free(fp);
+		return -ENOMEM;
+	}
+	for (uint32_t p = 0; p < m->n_pools; p++) {
+		const struct mon_pool *pool = &m->pools[p];
+
+		for (uint32_t s = 0; pool->pgs && s < pool->pg_count; s++) {
+			Tessera__PgStat *st = &fp->stats[fp->n];
+
+			if (!pool->pgs[s].n_acting || pool->pgs[s].acting[0] != osd_id)
+				continue;
+			tessera__pg_stat__init(st);
+			st->pool = pool->id;
+			st->seed = s;
+			st->state = fp->state;
+			fp->pstats[fp->n++] = st;
+		}
+	}
+	mon_map_destroy(&m);
+	return 0;
+}
+
 /*
  * A fake OSD for tests: boot, heartbeat N times, then stop heartbeating and
  * exit. Speaks the real OSD protocol (OsdBoot, OsdHeartbeat).
@@ -372,7 +477,10 @@ run_fake_osd(struct osdctl_client *cl, const struct osdctl_conf *cf)
 	b.uuid = (char *)cf->uuid;
 	b.host = (char *)cf->host;
 	b.failure_domain = (char *)(cf->failure_domain ? cf->failure_domain : "");
-	b.want_id = (uint32_t)cf->want_id;
+	if (cf->want_id >= 0) {
+		b.want_id = (uint32_t)cf->want_id;
+		b.has_want_id = true;
+	}
 	b.weight = 1.0;
 	b.device_bytes = 1ull << 30;
 	snprintf(rbuf, sizeof(rbuf), "%s", cf->reactors);
@@ -407,18 +515,47 @@ run_fake_osd(struct osdctl_client *cl, const struct osdctl_conf *cf)
 	fflush(stdout);
 	for (int64_t i = 0; i < cf->heartbeats; i++) {
 		Tessera__OsdHeartbeat hb = TESSERA__OSD_HEARTBEAT__INIT;
+		struct fake_pgs fp = { 0 };
 
 		usleep((useconds_t)cf->interval_us);
 		hb.osd_id = id;
 		hb.used_bytes = 1u << 20;
 		hb.device_bytes = 1ull << 30;
+		if (cf->pg_state) {
+			rc = fake_pgs_collect(cl, cf->pg_state, id, &fp);
+			if (rc < 0)
+				return exit_for(rc);
+			hb.epoch = fp.epoch;
+			hb.pgs = fp.pstats;
+			hb.n_pgs = fp.n;
+		}
 		rc = osdctl_call(cl, FRAME_T_OSD_HEARTBEAT, &hb.base, &type, &reply);
+		fake_pgs_free(&fp);
 		if (rc < 0) {
 			fprintf(stderr, "osdctl: fake-osd: heartbeat: %s\n", cl->err);
 			return exit_for(rc);
 		}
 		printf("last_heartbeat_us=%" PRIu64 "\n", real_us());
 		fflush(stdout);
+	}
+	if (cf->mark_down) {
+		Tessera__OsdMarkDown md = TESSERA__OSD_MARK_DOWN__INIT;
+		const Tessera__Reply *r;
+
+		md.osd_id = id;
+		md.uuid = (char *)cf->uuid;
+		rc = osdctl_call(cl, FRAME_T_OSD_MARK_DOWN, &md.base, &type, &reply);
+		if (rc < 0) {
+			fprintf(stderr, "osdctl: fake-osd: mark down: %s\n", cl->err);
+			return exit_for(rc);
+		}
+		r = (const Tessera__Reply *)reply;
+		if (type != FRAME_T_REPLY || r->status != TESSERA__STATUS__STATUS_OK) {
+			fprintf(stderr, "osdctl: fake-osd: mark down refused: %s\n",
+				type == FRAME_T_REPLY ? r->message : "unexpected reply");
+			return 1;
+		}
+		printf("marked_down_us=%" PRIu64 "\n", real_us());
 	}
 	return 0;
 }

@@ -11,7 +11,8 @@
  *
  * Commands and their arguments:
  *   map init      fsid, now_us
- *   osd boot      uuid, [want_id], host, [failure_domain], [reactors "h:p,h:p"],
+ *   osd boot      uuid, [want_id], [has_want_id "1": want_id 0 is meant], host,
+ *                 [failure_domain], [reactors "h:p,h:p"],
  *                 [weight], [device_bytes], now_us
  *   osd down      id, now_us              osd up is a boot
  *   osd out       id, [auto "1"]          osd in     id

@@ -219,7 +219,9 @@ static int
 cmd_osd_boot(struct mon_map *m, const struct mon_cmd *c, char *err, size_t err_len)
 {
 	const char *uuid, *host, *fd = mon_cmd_arg(c, "failure_domain");
+	const char *has_want = mon_cmd_arg(c, "has_want_id");
 	uint64_t want, dev, now;
+	bool wanted;
 	double weight = 0;
 	struct mon_addr *reactors;
 	uint32_t n_reactors;
@@ -237,6 +239,12 @@ cmd_osd_boot(struct mon_map *m, const struct mon_cmd *c, char *err, size_t err_l
 		return fail(err, err_len, -ENAMETOOLONG, "failure domain too long");
 	if (want >= UINT32_MAX - 1)
 		return fail(err, err_len, -EINVAL, "bad osd id %" PRIu64, want);
+	/*
+	 * Ids start at 0, so want_id 0 means "none" unless has_want_id says
+	 * otherwise (older log entries carry want_id "0" without has_want_id and
+	 * must replay as before).
+	 */
+	wanted = want != 0 || (has_want && strcmp(has_want, "1") == 0);
 	if (weight <= 0) {
 		/* Default weight: the device size in TiB, as Ceph does; 1.0 if unknown. */
 		weight = dev ? (double)dev / (double)(1ull << 40) : 1.0;
@@ -249,7 +257,7 @@ cmd_osd_boot(struct mon_map *m, const struct mon_cmd *c, char *err, size_t err_l
 
 	o = mon_map_osd_by_uuid(m, uuid);
 	if (o) {
-		if (want && want != o->id) {
+		if (wanted && want != o->id) {
 			free(reactors);
 			return fail(err, err_len, -EEXIST,
 				    "uuid %s belongs to osd.%u, not osd.%" PRIu64, uuid, o->id,
@@ -259,12 +267,12 @@ cmd_osd_boot(struct mon_map *m, const struct mon_cmd *c, char *err, size_t err_l
 	} else {
 		struct mon_osd n = { 0 };
 
-		if (want && mon_map_osd(m, (uint32_t)want)) {
+		if (wanted && mon_map_osd(m, (uint32_t)want)) {
 			free(reactors);
 			return fail(err, err_len, -EEXIST, "osd.%" PRIu64 " has another uuid",
 				    want);
 		}
-		n.id = want ? (uint32_t)want : m->next_osd_id;
+		n.id = wanted ? (uint32_t)want : m->next_osd_id;
 		snprintf(n.uuid, sizeof(n.uuid), "%s", uuid);
 		n.in = true;
 		rc = mon_map_osd_insert(m, &n);
