@@ -76,6 +76,8 @@ struct osd_conf {
 	const char *log_level;
 	const char *debug;
 	bool debug_hold_repops;
+	uint64_t scrub_interval_us;
+	uint64_t scrub_bytes_per_sec;
 };
 
 /* An immutable map epoch shared by the control thread and every reactor. */
@@ -97,6 +99,7 @@ uint32_t osd_map_up_count(const struct osd_map *map, const struct mon_pg *pg);
 struct osd_op;
 struct osd_peer;
 struct osd_peering;
+struct osd_scrub;
 
 struct osd_pg {
 	uint32_t pool;
@@ -112,6 +115,7 @@ struct osd_pg {
 	uint32_t acting[OSD_MAX_REPLICAS];
 	uint64_t map_epoch;
 	struct osd_peering *pr; /* primary: peering and recovery state (osd_peering.c) */
+	struct osd_scrub *sc;   /* primary: scrub state (osd_scrub.c) */
 	/* Ops waiting for min_size up members or for peering (FIFO). */
 	struct osd_op *wait_head, *wait_tail;
 	/* Counters. */
@@ -134,6 +138,7 @@ struct osd_rstats {
 	uint64_t read_bytes, write_bytes;
 	uint64_t dups, stale, notprimary, einval, eagain, errors;
 	uint64_t conns_accepted, conns_bad;
+	uint64_t scrubs, scrub_objects, scrub_errors, scrub_repaired;
 };
 
 /* One PG's line in a heartbeat. */
@@ -177,6 +182,13 @@ struct osd_reactor {
 	struct st_req ident_req;
 
 	struct osd_rstats stats;
+
+	/* Scrub (osd_scrub.c): background schedule, rate limit, steps in flight. */
+	struct rt_timer scrub_timer;
+	bool scrub_bg_running;
+	uint64_t scrub_next_us;
+	uint64_t scrub_start_us;
+	uint32_t scrub_inflight;
 
 	/* Heartbeat stats: filled on request, read by the control thread after. */
 	struct rt_msg hb_req_msg, hb_done_msg;
@@ -418,6 +430,23 @@ void osd_member_obj_push(struct osd_conn *oc, const struct frame_hdr *hdr,
 			 const Tessera__ObjectPush *m, const struct iovec *data, int data_cnt);
 void osd_member_pg_list(struct osd_conn *oc, const struct frame_hdr *hdr,
 			const Tessera__PgListObjects *m);
+
+/* --- osd_scrub.c ----------------------------------------------------------- */
+/* Start the background schedule (--scrub-interval) on the reactor. */
+void osd_scrub_reactor_start(struct osd_reactor *r);
+void osd_scrub_reactor_stop(struct osd_reactor *r);
+void osd_scrub_free(struct osd_reactor *r, struct osd_pg *pg);
+/* Scrub the PG (this OSD its primary) now; conn/tag (or NULL) get a ScrubPgReply. */
+int osd_scrub_request(struct osd_reactor *r, struct osd_pg *pg, struct rt_conn *conn,
+		      uint64_t tag, bool repair);
+/* "+scrubbing" / "+inconsistent" suffix state, or NULL. */
+const char *osd_scrub_state(const struct osd_pg *pg);
+void osd_member_scrub_read(struct osd_conn *oc, const struct frame_hdr *hdr,
+			   const Tessera__ScrubRead *m);
+void osd_scrub_pg_recv(struct osd_conn *oc, const struct frame_hdr *hdr,
+		       const Tessera__ScrubPg *m);
+/* A scrub entry of the PG's op queue is done (osd_primary.c). */
+void osd_primary_opq_done(struct osd_pg *pg, struct osd_opq_ent *e);
 
 /* --- osd_mon.c ------------------------------------------------------------- */
 int osd_mon_start(struct osd *osd);

@@ -85,6 +85,16 @@ static const struct rt_conf_opt osd_opts[] = {
 	{ "drain-timeout", 0, RT_CONF_DURATION, offsetof(struct osd_conf, drain_timeout_us),
 	  "10s", 1000, 600000000LL, false, "on SIGTERM, wait this long for in-flight ops", NULL,
 	  NULL },
+	{ "scrub-interval", 0, RT_CONF_DURATION, offsetof(struct osd_conf, scrub_interval_us),
+	  "86400s", 0, 2592000000000LL, false,
+	  "scrub each PG this OSD is primary of once per this interval, in the background "
+	  "(0: only when asked, by a ScrubPg message)",
+	  NULL, NULL },
+	{ "scrub-max-bytes-per-sec", 0, RT_CONF_SIZE,
+	  offsetof(struct osd_conf, scrub_bytes_per_sec), "64M", 0, 1LL << 40, false,
+	  "scrub rate limit per reactor, in mapped bytes of the objects compared per second "
+	  "(0: unlimited)",
+	  NULL, "BYTES" },
 	{ "mon-retry", 0, RT_CONF_DURATION, offsetof(struct osd_conf, mon_retry_us), "500ms",
 	  1000, 60000000, false, "delay before trying the next monitor", NULL, NULL },
 	{ "log-file", 0, RT_CONF_STR, offsetof(struct osd_conf, log_file), NULL, 0, 0, false,

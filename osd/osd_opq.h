@@ -35,6 +35,9 @@ struct osd_opq_ent {
 	uint64_t off_bytes;
 	uint64_t end_bytes; /* exclusive */
 	bool write;
+	/* Set after init for an entry that is not a client op (scrub): called
+	 * instead of the op start when the entry may run. */
+	void (*on_ready)(struct osd_opq_ent *e);
 	/* Private. */
 	bool running;
 	bool queued;

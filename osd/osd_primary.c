@@ -59,7 +59,19 @@ osd_primary_submit(struct osd_op *op)
 static void
 opq_ready(struct osd_opq_ent *e, void *arg)
 {
-	op_start(OP_OF(e, qe));
+	if (e->on_ready)
+		e->on_ready(e);
+	else
+		op_start(OP_OF(e, qe));
+}
+
+void
+osd_primary_opq_done(struct osd_pg *pg, struct osd_opq_ent *e)
+{
+	if (e->running)
+		osd_opq_done(&pg->opq, e, opq_ready, NULL);
+	else
+		osd_opq_cancel(&pg->opq, e);
 }
 
 void

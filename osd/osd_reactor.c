@@ -80,6 +80,7 @@ pgs_free(struct osd_reactor *r)
 
 			r->pgs[b] = pg->hnext;
 			osd_peering_free(r, pg);
+			osd_scrub_free(r, pg);
 			osd_pglog_fini(&pg->log);
 			free(pg);
 		}
@@ -102,10 +103,18 @@ osd_pg_state(const struct osd_reactor *r, const struct osd_pg *pg)
 		if (o && o->up)
 			up++;
 	}
-	if (up >= pg->size)
-		return "active+clean";
-	if (up >= pg->min_size)
-		return "active+undersized+degraded";
+	{
+		const char *sx = pg->primary ? osd_scrub_state(pg) : NULL;
+		bool scrubbing = sx && sx[1] == 's';
+
+		if (up >= pg->size)
+			return !sx ? "active+clean"
+			       : scrubbing ? "active+clean+scrubbing" : "active+clean+inconsistent";
+		if (up >= pg->min_size)
+			return !sx ? "active+undersized+degraded"
+			       : scrubbing ? "active+undersized+degraded+scrubbing"
+					   : "active+undersized+degraded+inconsistent";
+	}
 	return "undersized+peered";
 }
 
@@ -191,6 +200,12 @@ conn_on_frame(struct rt_conn *c, const struct frame_hdr *hdr, ProtobufCMessage *
 		break;
 	case FRAME_T_PG_LIST:
 		osd_member_pg_list(oc, hdr, (const Tessera__PgListObjects *)msg);
+		break;
+	case FRAME_T_SCRUB_READ:
+		osd_member_scrub_read(oc, hdr, (const Tessera__ScrubRead *)msg);
+		break;
+	case FRAME_T_SCRUB_PG:
+		osd_scrub_pg_recv(oc, hdr, (const Tessera__ScrubPg *)msg);
 		break;
 	default:
 		oc->r->stats.conns_bad++;
@@ -342,7 +357,7 @@ drain_timeout(struct rt_timer *t)
 void
 osd_reactor_maybe_stopped(struct osd_reactor *r)
 {
-	if (r->stopping && r->n_ops == 0)
+	if (r->stopping && r->n_ops == 0 && r->scrub_inflight == 0)
 		rt_reactor_stop(r->r);
 }
 
@@ -356,6 +371,7 @@ osd_reactor_stop_msg(void *ctx)
 	r->stopping = true;
 	if (r->listener)
 		rt_listener_close(&r->listener);
+	osd_scrub_reactor_stop(r);
 	/* Writes waiting for min_size would only run into the drain timeout. */
 	for (uint32_t b = 0; b < OSD_PG_BUCKETS; b++)
 		for (struct osd_pg *pg = r->pgs[b]; pg; pg = pg->hnext)
@@ -518,6 +534,7 @@ reactor_setup(struct osd_reactor *r)
 		return rc;
 	}
 	r->port = rt_listener_port(r->listener);
+	osd_scrub_reactor_start(r);
 	rt_info(RT_SS_OSD, "reactor %u: partition %u (%" PRIu64 " bytes), listening on %s:%u",
 		r->idx, r->idx, r->osd->part_bytes, conf->listen_host, r->port);
 	return 0;

@@ -81,6 +81,10 @@ enum frame_flags {
 	X(FRAME_T_PG_LIST_REPLY, 42, tessera__pg_list_objects_reply__descriptor, "pg_list_reply") \
 	X(FRAME_T_PING, 43, tessera__ping__descriptor, "ping")                             \
 	X(FRAME_T_PONG, 44, tessera__ping__descriptor, "pong")                             \
+	X(FRAME_T_SCRUB_READ, 45, tessera__scrub_read__descriptor, "scrub_read")           \
+	X(FRAME_T_SCRUB_READ_REPLY, 46, tessera__scrub_read_reply__descriptor, "scrub_read_reply") \
+	X(FRAME_T_SCRUB_PG, 47, tessera__scrub_pg__descriptor, "scrub_pg")                 \
+	X(FRAME_T_SCRUB_PG_REPLY, 48, tessera__scrub_pg_reply__descriptor, "scrub_pg_reply") \
 	X(FRAME_T_OSD_MARK_DOWN, 19, tessera__osd_mark_down__descriptor, "osd_mark_down")
 
 enum frame_type {

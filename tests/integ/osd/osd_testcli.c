@@ -33,6 +33,7 @@
  * Exit 0 when every check passed; prints "FAIL: ..." and exits 1 otherwise.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -466,6 +467,23 @@ pattern(uint8_t *buf, size_t len, uint64_t seed)
 	}
 }
 
+/* --tagged 1: every 4 KiB block of an object starts with a marker naming the
+ * object and the block, so that a test can find it in a device file. */
+static int g_tagged;
+
+static void
+tag_blocks(uint8_t *buf, size_t len, uint64_t oid)
+{
+	if (!g_tagged)
+		return;
+	for (size_t b = 0; b * 4096 < len; b++) {
+		char m[64];
+		int n = snprintf(m, sizeof(m), "TSRSCRUB oid=%" PRIu64 " blk=%zu;", oid, b);
+
+		memcpy(buf + b * 4096, m, (size_t)n);
+	}
+}
+
 static void
 expect_status(const struct op_res *r, int want, const char *what)
 {
@@ -483,6 +501,7 @@ write_obj(uint64_t oid, uint64_t pat, uint64_t req_id, struct op_res *res)
 			    .target = -1 };
 
 	pattern(buf, sizeof(buf), pat);
+	tag_blocks(buf, sizeof(buf), oid);
 	op_run(&q, res);
 }
 
@@ -499,6 +518,7 @@ read_check(uint64_t oid, uint64_t pat, int64_t target, const char *what)
 	char msg[160];
 
 	pattern(want, sizeof(want), pat);
+	tag_blocks(want, sizeof(want), oid);
 	op_run(&q, &r);
 	for (int i = 0; i < g_retry_replicas && target >= 0 &&
 			(r.status != 0 || r.data_len != OBJ_BYTES || memcmp(r.data, want, OBJ_BYTES));
@@ -528,6 +548,131 @@ verify_all(uint64_t n, uint64_t pat_base)
 		for (uint32_t k = 0; k < pg->n_acting; k++)
 			read_check(i, pat_base + i, pg->acting[k], "replica");
 	}
+}
+
+/* ---- scrub ------------------------------------------------------------------------------ */
+
+/*
+ * corrupt --device FILE --oid N [--block B]: find block B of object N (written
+ * with --tagged 1) in an OSD's device file by its marker and flip bytes after
+ * the marker in every copy found (the journal may hold one besides the home
+ * block). Behind the store's back: run it while the OSD is stopped.
+ */
+static int
+corrupt_file(const char *path, uint64_t oid, uint64_t blk)
+{
+	static uint8_t buf[1 << 20];
+	char m[64];
+	int n = snprintf(m, sizeof(m), "TSRSCRUB oid=%" PRIu64 " blk=%" PRIu64 ";", oid, blk);
+	int fd = path ? open(path, O_RDWR) : -1;
+	uint64_t off = 0, found = 0;
+	ssize_t got;
+
+	if (fd < 0) {
+		fprintf(stderr, "corrupt: needs --device FILE (%s)\n", strerror(errno));
+		return 2;
+	}
+	while ((got = pread(fd, buf, sizeof(buf), (off_t)off)) > 0) {
+		for (ssize_t i = 0; i + 4096 <= got; i += 4096) {
+			if (memcmp(buf + i, m, (size_t)n) != 0)
+				continue;
+			for (int k = 0; k < 64; k++)
+				buf[i + 100 + k] ^= 0x5a;
+			if (pwrite(fd, buf + i + 100, 64, (off_t)(off + (uint64_t)i + 100)) != 64) {
+				fprintf(stderr, "corrupt: pwrite: %s\n", strerror(errno));
+				close(fd);
+				return 1;
+			}
+			printf("corrupted block %" PRIu64 " of object %" PRIu64 " at file offset %" PRIu64
+			       "\n", blk, oid, off + (uint64_t)i);
+			found++;
+		}
+		off += (uint64_t)got;
+	}
+	fsync(fd);
+	close(fd);
+	if (!found) {
+		fprintf(stderr, "corrupt: marker '%s' not found in %s\n", m, path);
+		return 1;
+	}
+	return 0;
+}
+
+/* scrub [--pg SEED] [--no-repair 1]: ask the primary of one PG (or of every PG) to scrub it now;
+ * prints one line per PG and the totals. */
+static void
+scrub_pgs(int64_t only_seed, int no_repair)
+{
+	uint64_t tot[5] = { 0 };
+
+	for (uint32_t s = 0; s < g_pool->pg_count; s++) {
+		Tessera__ScrubPg m = TESSERA__SCRUB_PG__INIT;
+		Tessera__PgId pid = TESSERA__PG_ID__INIT;
+		const Tessera__ScrubPgReply *r;
+		const struct mon_pg *pg = &g_pool->pgs[s];
+		struct frame_hdr hdr;
+		ProtobufCMessage *msg;
+		void *data = NULL;
+		char addr[128];
+		int fd, rc = 0;
+
+		if (only_seed >= 0 && s != (uint32_t)only_seed)
+			continue;
+		if (!pg->n_acting)
+			fail("PG %u.%x has no acting set", g_pool->id, s);
+		for (int attempt = 0; attempt < 100; attempt++) {
+			osd_addr(pg->acting[0], s, addr, sizeof(addr));
+			pid.pool = g_pool->id;
+			pid.seed = s;
+			m.epoch = g_map->epoch;
+			m.pg = &pid;
+			m.no_repair = no_repair != 0;
+			fd = tcp_connect(addr);
+			if (fd < 0)
+				fail("connect %s: %s", addr, rt_strerror(fd));
+			{
+				struct timeval tv = { 120, 0 };
+
+				setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+			}
+			rc = send_frame(fd, FRAME_T_SCRUB_PG, 1, &m.base, NULL, 0);
+			if (rc == 0)
+				rc = recv_frame(fd, &hdr, &msg, &data);
+			close(fd);
+			free(data);
+			if (rc < 0)
+				fail("scrub of PG %u.%x: %s", g_pool->id, s, rt_strerror(rc));
+			if (hdr.type != FRAME_T_SCRUB_PG_REPLY)
+				fail("scrub: unexpected reply %s", frame_type_name(hdr.type));
+			r = (const Tessera__ScrubPgReply *)msg;
+			if (r->status == TESSERA__STATUS__STATUS_EAGAIN ||
+			    r->status == TESSERA__STATUS__STATUS_ENOTPRIMARY) {
+				struct timespec ts = { 0, 100 * 1000000 };
+
+				nanosleep(&ts, NULL); /* peering or a map change: retry */
+				map_fetch(g_pool_name);
+				pg = &g_pool->pgs[s];
+				continue;
+			}
+			if (r->status != TESSERA__STATUS__STATUS_OK)
+				fail("scrub of PG %u.%x: status %d", g_pool->id, s, r->status);
+			printf("scrub PG %u.%x on osd.%u: objects %" PRIu64 " bytes %" PRIu64
+			       " errors %" PRIu64 " repaired %" PRIu64 " unrepaired %" PRIu64
+			       " in %" PRIu64 " us\n",
+			       g_pool->id, s, pg->acting[0], r->objects, r->bytes, r->errors,
+			       r->repaired, r->unrepaired, r->duration_us);
+			tot[0] += r->objects;
+			tot[1] += r->bytes;
+			tot[2] += r->errors;
+			tot[3] += r->repaired;
+			tot[4] += r->unrepaired;
+			g_checks++;
+			break;
+		}
+	}
+	printf("scrub total: objects %" PRIu64 " bytes %" PRIu64 " errors %" PRIu64
+	       " repaired %" PRIu64 " unrepaired %" PRIu64 "\n",
+	       tot[0], tot[1], tot[2], tot[3], tot[4]);
 }
 
 /* ---- scenarios ----------------------------------------------------------------------- */
@@ -927,8 +1072,10 @@ int
 main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : "", *pool = "rbd", *state = NULL;
-	uint64_t n = 16, one_oid = 0, base = 1000;
-	int expect = 0;
+	uint64_t n = 16, one_oid = 0, base = 1000, block = 1;
+	const char *device = NULL;
+	int expect = 0, no_repair = 0;
+	int64_t only_pg = -1;
 
 	for (int i = 2; i + 1 < argc; i += 2) {
 		if (!strcmp(argv[i], "--mon"))
@@ -947,11 +1094,23 @@ main(int argc, char **argv)
 			expect = atoi(argv[i + 1]);
 		else if (!strcmp(argv[i], "--state"))
 			state = argv[i + 1];
+		else if (!strcmp(argv[i], "--tagged"))
+			g_tagged = atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--device"))
+			device = argv[i + 1];
+		else if (!strcmp(argv[i], "--block"))
+			block = strtoull(argv[i + 1], NULL, 0);
+		else if (!strcmp(argv[i], "--pg"))
+			only_pg = strtoll(argv[i + 1], NULL, 0);
+		else if (!strcmp(argv[i], "--no-repair"))
+			no_repair = atoi(argv[i + 1]);
 		else
 			fail("unknown option %s", argv[i]);
 	}
+	if (!strcmp(cmd, "corrupt"))
+		return corrupt_file(device, one_oid, block);
 	if (!strcmp(cmd, "--help") || !g_mon || !*cmd) {
-		printf("usage: tessera-osd-testcli run|resend|verify|write-one|bench|rewrite|delete-one|absent|hang-write|resend-hung|check-one|load|verify-load --mon ADDR [--pool NAME] "
+		printf("usage: tessera-osd-testcli run|resend|verify|members|scrub|corrupt|write-one|bench|rewrite|delete-one|absent|hang-write|resend-hung|check-one|load|verify-load --mon ADDR [--pool NAME] "
 		       "[--objects N] [--state FILE]\n");
 		return !strcmp(cmd, "--help") ? 0 : 2;
 	}
@@ -1167,6 +1326,16 @@ main(int argc, char **argv)
 			expect_status(&r, TESSERA__STATUS__STATUS_ENOENT, "deleted object is absent");
 		}
 		printf("object %" PRIu64 " absent on every member\n", one_oid);
+	} else if (!strcmp(cmd, "members")) {
+		uint32_t seed;
+		const struct mon_pg *pg = pg_of(one_oid, &seed);
+
+		for (uint32_t k = 0; k < pg->n_acting; k++)
+			printf("%s%u", k ? " " : "", pg->acting[k]);
+		printf("\n");
+		return 0;
+	} else if (!strcmp(cmd, "scrub")) {
+		scrub_pgs(only_pg, no_repair);
 	} else if (!strcmp(cmd, "verify")) {
 		verify_all(n, base);
 		printf("verified %" PRIu64 " objects on every replica\n", n);
