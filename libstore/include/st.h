@@ -165,7 +165,7 @@ struct st_opts {
 	uint64_t length_bytes;     /* partition length; 0: to the end of the file */
 	/* Format only (open reads them from the superblock): */
 	uint32_t max_object_bytes; /* default 4 MiB; multiple of 4 KiB, <= 64 MiB */
-	uint64_t journal_bytes;    /* default: 1/32 of the partition, 4..256 MiB */
+	uint64_t journal_bytes;    /* default: 1/8 of the partition, 4..512 MiB */
 	uint64_t max_objects;      /* default: one per data block */
 	uint64_t meta_bytes;       /* metadata k/v capacity; default 4 MiB */
 	bool create;               /* format: create path if missing ... */
