@@ -2,7 +2,8 @@
 # Failure detection, measured: a fake OSD heartbeats every 200 ms and stops;
 # the monitor must mark it down within grace (1 s) + one heartbeat interval,
 # then out after --osd-out-after, and back up and in when it boots again.
-# Peer failure reports need two distinct reporters.
+# Then PG states reported by primaries drive status and health, and a clean
+# stop (OsdMarkDown) marks an OSD down at once.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/mon_lib.sh"
 tsr_init mon-failure
@@ -21,7 +22,7 @@ tsr_start sub "$OSDCTL" -m "$M" --timeout 60s debug subscribe --heartbeats 1000
 tsr_wait_for 10 "subscriber got the current map" -- grep -q "^full" "$TSR_DIR/sub.log"
 
 # A steady OSD keeps heartbeating through the test (in the background).
-tsr_start steady "$OSDCTL" -m "$M" debug fake-osd --uuid steady --host hs --heartbeats 200 \
+tsr_start steady "$OSDCTL" -m "$M" debug fake-osd --uuid steady --host hs --heartbeats 1000 \
 	--interval ${HB_MS}ms
 tsr_wait_for 10 "steady osd booted" -- bash -c "\"$OSDCTL\" -m $M osd ls | grep -q steady"
 
@@ -62,4 +63,45 @@ tsr_wait_for 10 "epoch $down_epoch pushed to the subscriber" -- \
 json=$("$OSDCTL" -m "$M" osd ls --format json)
 grep -o "{\"id\":$vid,[^}]*" <<<"$json" | grep -q '"up":true,"in":true' ||
 	tsr_fail "victim not up+in after reboot: $json"
+
+# PG states from the primaries: the victim comes back for good and reports
+# the state written in a file for every PG it is primary of.
+echo "active+undersized+degraded" >"$TSR_DIR/pgstate"
+tsr_start reporter "$OSDCTL" -m "$M" --timeout 60s debug fake-osd --uuid victim --host hv \
+	--heartbeats 1000 --interval ${HB_MS}ms --pg-state "@$TSR_DIR/pgstate"
+reported_degraded() {
+	local j
+	j=$("$OSDCTL" -m "$M" status --format json) || return 1
+	n=$(grep -o '"active+undersized+degraded":[0-9]*' <<<"$j" | cut -d: -f2)
+	[ -n "$n" ] && [ "$n" -gt 0 ] && grep -q '"status":"HEALTH_WARN"' <<<"$j"
+}
+tsr_wait_for 15 "reported degraded PGs counted in status" -- reported_degraded
+json=$("$OSDCTL" -m "$M" status --format json)
+tsr_log "status with reports: $(grep -o '"pgs":{[^}]*}[^}]*}' <<<"$json")"
+grep -q '"code":"PG_DEGRADED"' <<<"$json" || tsr_fail "no PG_DEGRADED in status: $json"
+"$OSDCTL" -m "$M" health | grep -q "PG_DEGRADED" || tsr_fail "health does not show PG_DEGRADED"
+"$OSDCTL" -m "$M" pg ls --format json | grep -q '"state":"active+undersized+degraded","state_source":"reported"' ||
+	tsr_fail "pg ls does not show the reported state"
+# Only the primary counts: the steady OSD's PGs stay as computed from the map.
+"$OSDCTL" -m "$M" pg ls --format json | grep -q '"state":"active+clean","state_source":"map"' ||
+	tsr_fail "pg ls: the steady OSD's PGs should show map-computed states"
+
+echo "active+clean" >"$TSR_DIR/pgstate"
+healthy() { "$OSDCTL" -m "$M" health | grep -q "^HEALTH_OK"; }
+tsr_wait_for 15 "HEALTH_OK once the primaries report active+clean" -- healthy
+json=$("$OSDCTL" -m "$M" status --format json)
+grep -q '"states":{"active+clean":16}' <<<"$json" || tsr_fail "not 16 active+clean: $json"
+[ "$(json_num "$json" reported)" -gt 0 ] || tsr_fail "no reported PG state counted: $json"
+
+# A clean stop: OsdMarkDown marks the OSD down at once (no grace period).
+"$OSDCTL" -m "$M" debug fake-osd --uuid quitter --host hq --heartbeats 1 --interval 50ms \
+	--mark-down >"$TSR_DIR/quitter.out" || tsr_fail "quitter: mark down refused"
+qid=$(grep osd_id "$TSR_DIR/quitter.out" | cut -d= -f2)
+q_hb=$(grep last_heartbeat_us "$TSR_DIR/quitter.out" | cut -d= -f2)
+json=$("$OSDCTL" -m "$M" osd ls --format json)
+grep -o "{\"id\":$qid,[^}]*" <<<"$json" | grep -q '"up":false' ||
+	tsr_fail "osd.$qid not down right after OsdMarkDown: $json"
+q_down=$(grep -o "{\"id\":$qid,[^]]*" <<<"$json" | grep -o '"down_at_us":[0-9]*' | cut -d: -f2)
+tsr_log "MEASURED: clean stop: osd.$qid marked down $(( (q_down - q_hb) / 1000 )) ms after its last heartbeat"
+[ $(( (q_down - q_hb) / 1000 )) -lt "$GRACE_MS" ] || tsr_fail "mark-down took a grace period"
 tsr_pass
