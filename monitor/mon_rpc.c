@@ -83,7 +83,13 @@ req_new(struct mon_conn *c, const struct frame_hdr *hdr, const char *key)
 	r->conn = c;
 	r->tag = hdr->tag;
 	r->type = hdr->type;
-	snprintf(r->key, sizeof(r->key), "%s", key ? key : "");
+	if (key) {
+		/* Keys are built by us and fit; cut rather than overrun if not. */
+		size_t n = strnlen(key, sizeof(r->key) - 1);
+
+		memcpy(r->key, key, n);
+		r->key[n] = '\0';
+	}
 	mon_conn_get(c);
 	return r;
 }
