@@ -196,6 +196,7 @@ struct osd_reactor {
 	struct st_statfs hb_statfs;
 	struct osd_hb_pg *hb_pgs;
 	uint32_t hb_n_pgs, hb_cap_pgs;
+	uint64_t hb_epoch; /* the epoch of the map the hb_pgs states were computed from */
 
 	int start_rc;
 };

@@ -179,7 +179,17 @@ osd_ctl_hb_part(void *ctx)
 			n_pgs = 0;
 	}
 	h.osd_id = osd->osd_id;
+	/*
+	 * The epoch the PG states were computed from: the oldest map among the
+	 * reactors. A reactor that has not applied the newest map yet reports
+	 * states of the old acting sets (active+clean before peering toward a
+	 * new member has started); claimed at the newest epoch, the monitor would
+	 * take them for states of the new acting sets.
+	 */
 	h.epoch = osd->map ? osd->map->epoch : 0;
+	for (uint32_t i = 0; i < osd->n_reactors; i++)
+		if (osd->reactors[i]->hb_epoch < h.epoch)
+			h.epoch = osd->reactors[i]->hb_epoch;
 	h.device_bytes = osd->device_bytes;
 	for (uint32_t i = 0; i < osd->n_reactors; i++) {
 		const struct osd_reactor *r = osd->reactors[i];
