@@ -140,6 +140,7 @@ struct st_jbuf {
 	uint32_t bios_pending;
 	bool written;       /* record write (and flush) done */
 	bool done;          /* durable with its data: may retire (in order) */
+	bool need_flush;    /* plain write + flush (batch mode or st->row_flush) */
 	bool flushing;
 	bool inflight;
 	int err;
@@ -187,6 +188,10 @@ struct st_store {
 	uint32_t blocks_per_obj;
 	uint32_t jwrite_max_blks;
 	int failed; /* sticky error after a journal write failure */
+	/* ST_DUR_FUA on a device without FUA (each FUA write is a write plus a
+	 * flush): redirect-on-write data and the records holding it are written
+	 * plain, then one flush per record. */
+	bool row_flush;
 	bool closing;
 	bool replaying; /* allocator not live: apply does not free */
 
@@ -287,6 +292,7 @@ int st__io_sync(struct st_store *st, enum st_bio_op op, uint64_t blk, void *buf,
 int st__uring_backend_open(const char *path, bool direct, struct rt_reactor *r, int *fd_out,
 			   void **bctx_out);
 const struct st_backend_ops *st__uring_backend_ops(void);
+bool st__uring_fua_emulated(void *bctx);
 int st__run_until(struct st_store *st, volatile bool *done);
 int st__open_backend(const struct st_opts *opts, struct rt_reactor *r, const struct st_backend_ops **be,
 		     void **bctx, void **uring_be, int *fd, uint64_t *size_bytes);

@@ -6,7 +6,10 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/sysmacros.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,7 +18,60 @@
 struct st_uring_be {
 	struct rt_reactor *r;
 	int fd;
+	bool fua_emulated;
 };
+
+/* Read a sysfs queue attribute of block device dev (or of the disk holding
+ * partition dev) into buf; false if there is none. */
+static bool
+st_sysfs_queue_attr(dev_t dev, const char *attr, char *buf, size_t len)
+{
+	for (int i = 0; i < 2; i++) {
+		char path[128];
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/%squeue/%s", major(dev),
+			 minor(dev), i ? "../" : "", attr);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		bool ok = fgets(buf, (int)len, f) != NULL;
+		fclose(f);
+		if (ok)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * True if the device under fd has a volatile write cache but no FUA: the
+ * kernel then turns each RWF_DSYNC write into a write plus a cache flush, so
+ * k durable writes cost k flushes. Unknown (no sysfs, a network filesystem...):
+ * false, FUA is used as asked.
+ */
+static bool
+st_fua_emulated(int fd)
+{
+	struct stat sb;
+	char fua[16], wc[32];
+	dev_t dev;
+
+	if (fstat(fd, &sb) < 0)
+		return false;
+	dev = S_ISBLK(sb.st_mode) ? sb.st_rdev : sb.st_dev;
+	if (!st_sysfs_queue_attr(dev, "fua", fua, sizeof(fua)) ||
+	    !st_sysfs_queue_attr(dev, "write_cache", wc, sizeof(wc)))
+		return false;
+	return fua[0] == '0' && strncmp(wc, "write back", 10) == 0;
+}
+
+bool
+st__uring_fua_emulated(void *bctx)
+{
+	struct st_uring_be *be = bctx;
+
+	return be->fua_emulated;
+}
 
 struct st_uring_priv {
 	struct rt_io io;
@@ -102,6 +158,7 @@ st__uring_backend_open(const char *path, bool direct, struct rt_reactor *r, int 
 	}
 	be->r = r;
 	be->fd = fd;
+	be->fua_emulated = st_fua_emulated(fd);
 	*fd_out = fd;
 	*bctx_out = be;
 	return 0;

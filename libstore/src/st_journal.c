@@ -20,7 +20,10 @@
  * Records in flight: ST_JINFLIGHT_MAX with ST_DUR_FUA and ST_DUR_NONE, so that
  * a write does not wait for the record of the writes before it (at QD4 the
  * 128 KiB writes would otherwise move in lock step, one record per round);
- * one with ST_DUR_BATCH_FLUSH (one flush per record: batching is the point).
+ * one when each record costs a flush: ST_DUR_BATCH_FLUSH, and ST_DUR_FUA on a
+ * device without FUA (st->row_flush: RoW data and its record are written
+ * plain, then flushed once per record, instead of k+1 emulated FUA writes,
+ * i.e. k+1 flushes).
  * A record completes when its own write is durable and every
  * redirect-on-write data write of its entries is durable too; records retire
  * strictly in sequence order: their operations are applied to the index and
@@ -68,6 +71,7 @@ st_jbuf_reset(struct st_jbuf *jb)
 	jb->flushing = false;
 	jb->inflight = false;
 	jb->done = false;
+	jb->need_flush = false;
 	jb->err = 0;
 }
 
@@ -109,7 +113,10 @@ st__journal_init(struct st_store *st)
 	st->fill = &st->jb[0];
 	st->flying = NULL;
 	st->n_flying = 0;
-	st->jmax_inflight = st->opts.durability == ST_DUR_BATCH_FLUSH ? 1 : ST_JINFLIGHT_MAX;
+	/* One record in flight when each costs a flush: batching is then worth
+	 * more than overlap (a 128 KiB write at QD4: one flush per four writes). */
+	st->jmax_inflight =
+		st->opts.durability == ST_DUR_BATCH_FLUSH || st->row_flush ? 1 : ST_JINFLIGHT_MAX;
 	return 0;
 }
 
@@ -237,8 +244,12 @@ st_journal_issue(struct st_store *st, struct st_jbuf *jb)
 	struct st_jrec_hdr *h = (struct st_jrec_hdr *)jb->buf;
 	uint32_t hdr_blks = st_hdr_blks(jb->ent_bytes);
 	uint32_t nb = 0;
-	bool fua = st->opts.durability == ST_DUR_FUA;
+	bool fua;
 	uint32_t crc;
+
+	jb->need_flush = st->opts.durability == ST_DUR_BATCH_FLUSH ||
+			 (st->row_flush && jb->row_blks > 0);
+	fua = st->opts.durability == ST_DUR_FUA && !jb->need_flush;
 
 	jb->seq = st->next_seq++;
 	jb->pos = st->jhead;
@@ -380,7 +391,7 @@ st_journal_progress(struct st_store *st, struct st_jbuf *jb)
 {
 	if (!jb->inflight || jb->bios_pending || jb->data_pending)
 		return;
-	if (st->opts.durability == ST_DUR_BATCH_FLUSH && !jb->err && !jb->written) {
+	if (jb->need_flush && !jb->err && !jb->written) {
 		if (!jb->flushing) {
 			struct st_bio *b = &jb->bios[4];
 

@@ -49,6 +49,8 @@ st_open(const struct st_opts *opts, struct rt_reactor *r, struct st_store **out)
 		st->opts.journal_write_max_bytes = ST_JWRITE_MAX_LIMIT;
 	st->opts.journal_write_max_bytes -= st->opts.journal_write_max_bytes % ST_BLK;
 	rc = st__open_backend(opts, r, &st->be, &st->bctx, &st->uring_be, &st->fd, &size);
+	if (rc == 0 && st->uring_be && opts->durability == ST_DUR_FUA)
+		st->row_flush = st__uring_fua_emulated(st->uring_be);
 	if (rc < 0) {
 		st->be = NULL;
 		goto out_free;

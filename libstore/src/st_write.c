@@ -276,7 +276,7 @@ st_row_issue(struct st_store *st, struct st_iop *op)
 	const struct st_jent *e = (const struct st_jent *)(op->jb->buf + op->ent_off);
 	const uint32_t *pb = (const uint32_t *)(e + 1);
 	uint32_t i = op->next_blk, nb = 0;
-	bool fua = st->opts.durability == ST_DUR_FUA;
+	bool fua = st->opts.durability == ST_DUR_FUA && !st->row_flush;
 	uint8_t *buf = op->req->buf;
 
 	while (i < op->nblocks && nb < ST_OP_BIOS) {

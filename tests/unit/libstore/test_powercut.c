@@ -4,6 +4,7 @@
  * libstore runs on the test backend, an in-memory disk with a volatile write
  * cache. Each round reopens the store (recovery), runs random writes (journal
  * and redirect-on-write sizes), discards and deletes at queue depth up to 8,
+ * (durability FUA, FUA as on a device without FUA, and batch, by round)
  * and at a random moment cuts the power: the backend keeps a random subset of
  * the writes issued since the last flush, some multi-block writes torn at
  * 4 KiB granularity, and fails every later I/O. The store is then reopened and
@@ -249,6 +250,13 @@ pc_run(uint64_t journal_bytes, bool dense, const char *name)
 		g_cut = false;
 		ck_assert_int_eq(st_open(&o, r, &st), 0);
 		pc_verify(st, rb, round, seed);
+		/* Every other FUA round as on a device without FUA (RoW data and
+		 * its records written plain, then one flush per record), with one
+		 * record in flight as then by default, or with four. */
+		if (round % 4 == 2) {
+			st->row_flush = true;
+			st->jmax_inflight = round % 8 == 2 ? 1 : ST_JINFLIGHT_MAX;
+		}
 		/* Small scan steps: a checkpoint's scan yields to the operations
 		 * (and hash table moves) many times. */
 		if (dense)
