@@ -6,9 +6,12 @@
 # connection. Then every OSD is stopped with SIGTERM (must exit 0), restarted
 # on the same files (same ids), and a resend of an old request must still be
 # answered from the persisted PG log; the data verifies on every replica.
-# Then kill -9 of one OSD (no acknowledged write lost, degraded writes go on)
-# and min_size (a write with one member up waits, fails after --op-timeout,
-# and completes if a member returns while it waits).
+# Then kill -9 of one OSD during a write load (no acknowledged write lost,
+# degraded writes go on, HEALTH_WARN with the degraded PGs; after its restart
+# every PG is reported active+clean, HEALTH_OK, and every replica verifies),
+# and kill -9 of two (HEALTH_ERR; a write waits, fails after --op-timeout, and
+# completes if a member returns while it waits; nothing acknowledged is lost;
+# with all three back every PG is clean again).
 . "$(dirname "$0")/../lib.sh"
 tsr_init osd-basic
 
@@ -64,6 +67,30 @@ osds_up_exact() {
 	local n
 	n=$("$OSDCTL" -m "$MONADDR" --timeout 2s osd ls 2>/dev/null | grep -cw up)
 	[ "$n" = "$1" ]
+}
+# HEALTH_WARN and all 16 PGs undersized and degraded.
+health_degraded() {
+	local n
+	"$OSDCTL" -m "$MONADDR" --timeout 2s health 2>/dev/null | head -n 1 | grep -qx HEALTH_WARN ||
+		return 1
+	n=$("$OSDCTL" -m "$MONADDR" --timeout 2s pg ls --format json 2>/dev/null |
+		grep -o '"state":"active+undersized+degraded"' | wc -l)
+	[ "$n" = 16 ]
+}
+# HEALTH_ERR naming PG_AVAILABILITY (every PG has one member up of 3, min_size 2).
+health_inactive() {
+	"$OSDCTL" -m "$MONADDR" --timeout 2s health 2>/dev/null >"$TSR_DIR/health.inactive"
+	head -n 1 "$TSR_DIR/health.inactive" | grep -qx HEALTH_ERR &&
+		grep -q PG_AVAILABILITY "$TSR_DIR/health.inactive"
+}
+# Every PG reported active+clean by its primary (not only computed from the
+# map) and HEALTH_OK.
+all_clean() {
+	local n
+	n=$("$OSDCTL" -m "$MONADDR" --timeout 2s pg ls --format json 2>/dev/null |
+		grep -o '"state":"active+clean","state_source":"reported"' | wc -l)
+	[ "$n" = 16 ] || return 1
+	[ "$("$OSDCTL" -m "$MONADDR" --timeout 2s health 2>/dev/null | head -n 1)" = HEALTH_OK ]
 }
 waits_logged() {
 	[ "$(grep -c "write waits" "$TSR_DIR/osd1.log")" -ge "$1" ]
@@ -151,13 +178,35 @@ tsr_wait_for 30 "osd3 marked down" -- osds_up_exact 2
 	tsr_fail "verify after kill -9"
 "$CLI" write-one --mon "$MONADDR" --pool rbd --oid 4000 --expect 0 ||
 	tsr_fail "a degraded write (2 of 3 up) failed"
-tsr_log "after kill -9 of osd3: no acknowledged write lost, degraded writes work"
+# Health shows the degraded PGs while osd3 is down (every PG has a member on it).
+tsr_wait_for 30 "HEALTH_WARN with 16 degraded PGs" -- health_degraded
+"$OSDCTL" -m "$MONADDR" health | tee "$TSR_DIR/health.down" >&2
+head -n 1 "$TSR_DIR/health.down" | grep -qx HEALTH_WARN || tsr_fail "health is not HEALTH_WARN"
+grep -q "PG_DEGRADED" "$TSR_DIR/health.down" || tsr_fail "health does not name PG_DEGRADED"
+tsr_log "after kill -9 of osd3: no acknowledged write lost, degraded writes work, HEALTH_WARN"
 
-# min_size 2: with two OSDs down a write waits, then fails with
-# STATUS_EPGINACTIVE (22) after --op-timeout; a write waiting when a member
-# comes back completes.
-tsr_stop osd2 TERM 20 || tsr_fail "osd2 did not exit cleanly"
-tsr_wait_for 30 "osd2 marked down" -- osds_up_exact 1
+# osd3 returns: recovery brings every PG back to active+clean (as reported by
+# the primaries), health to OK, and every replica holds every acknowledged write.
+start_osd 3
+tsr_wait_for 30 "osd3 booted after kill -9" -- boots 3 4
+tsr_wait_for 60 "every PG active+clean (reported) and HEALTH_OK after osd3 returned" -- all_clean
+tsr_log "every PG active+clean and HEALTH_OK ${TSR_WAITED_MS} ms after osd3 booted"
+"$CLI" verify-load --mon "$MONADDR" --pool rbd --state "$TSR_DIR/load" ||
+	tsr_fail "after recovery from kill -9: a replica lacks an acknowledged write"
+"$CLI" verify --mon "$MONADDR" --pool rbd --objects 39 --base 2000 ||
+	tsr_fail "after recovery from kill -9: replicas differ"
+"$CLI" check-one --mon "$MONADDR" --pool rbd --oid 4000 --base 4242 ||
+	tsr_fail "after recovery from kill -9: the degraded write is not on every replica"
+
+# min_size 2: kill -9 two of the three OSDs. A write waits, then fails with
+# STATUS_EPGINACTIVE (22) after --op-timeout; health is an error (PGs below
+# min_size); a write waiting when a member comes back completes; no
+# acknowledged write was lost; with the third back every PG is clean again.
+tsr_kill osd2
+tsr_kill osd3
+tsr_wait_for 30 "osd2 and osd3 marked down" -- osds_up_exact 1
+tsr_wait_for 30 "HEALTH_ERR with PGs below min_size" -- health_inactive
+cat "$TSR_DIR/health.inactive" >&2
 "$CLI" write-one --mon "$MONADDR" --pool rbd --oid 5000 --expect 22 ||
 	tsr_fail "a write below min_size did not fail with EPGINACTIVE"
 nwaits=$(grep -c "write waits" "$TSR_DIR/osd1.log")
@@ -167,8 +216,22 @@ tsr_wait_for 20 "a write waiting for min_size" -- waits_logged $((nwaits + 1))
 start_osd 2
 wait "$bg" || tsr_fail "the waiting write did not complete once osd2 came back"
 tsr_log "a write below min_size waited and completed when a member returned"
+tsr_wait_for 30 "osd2 up again" -- osds_up_exact 2
+"$CLI" verify-load --mon "$MONADDR" --pool rbd --state "$TSR_DIR/load" --wait 100 ||
+	tsr_fail "an acknowledged write was lost with two OSDs killed"
+"$CLI" verify --mon "$MONADDR" --pool rbd --objects 39 --base 2000 --wait 100 ||
+	tsr_fail "verify after two OSDs were killed"
+"$CLI" check-one --mon "$MONADDR" --pool rbd --oid 5001 --base 4242 --wait 100 ||
+	tsr_fail "the write that waited for min_size is not on every member"
+start_osd 3
+tsr_wait_for 60 "every PG active+clean and HEALTH_OK with all three back" -- all_clean
+"$CLI" verify-load --mon "$MONADDR" --pool rbd --state "$TSR_DIR/load" ||
+	tsr_fail "an acknowledged write is missing on a replica after both returned"
+"$CLI" check-one --mon "$MONADDR" --pool rbd --oid 5001 --base 4242 ||
+	tsr_fail "the write that waited for min_size is not on every replica"
+tsr_log "two of three killed: writes waited or failed clearly, nothing acknowledged lost"
 
-for i in 1 2; do
+for i in 1 2 3; do
 	tsr_stop "osd$i" TERM 20 || tsr_fail "osd$i did not exit cleanly (last stop)"
 done
 tsr_pass
