@@ -497,7 +497,8 @@ list_done(struct osd_preq *q, int rc, const struct frame_hdr *hdr, ProtobufCMess
 		list_page(pr, pr->target);
 		return;
 	}
-	qsort(pr->rlist, pr->n_rlist, sizeof(*pr->rlist), cmp_obj);
+	if (pr->n_rlist > 1) /* an empty member's listing leaves rlist NULL: qsort(NULL) is UB */
+		qsort(pr->rlist, pr->n_rlist, sizeof(*pr->rlist), cmp_obj);
 	pr->list_then(pr);
 }
 
@@ -620,7 +621,8 @@ pull_backfill_listed(struct osd_peering *pr)
 	int rc = list_local(pr->r, pr->pg, &mine, &n_mine);
 
 	if (rc == 0) {
-		qsort(mine, n_mine, sizeof(*mine), cmp_obj);
+		if (n_mine > 1) /* NULL when this side holds nothing */
+			qsort(mine, n_mine, sizeof(*mine), cmp_obj);
 		rc = list_diff(pr, pr->rlist, pr->n_rlist, mine, n_mine);
 	}
 	free(mine);
@@ -1127,7 +1129,8 @@ push_backfill_listed(struct osd_peering *pr)
 	int rc = list_local(pr->r, pr->pg, &mine, &n_mine);
 
 	if (rc == 0) {
-		qsort(mine, n_mine, sizeof(*mine), cmp_obj);
+		if (n_mine > 1) /* NULL when this side holds nothing */
+			qsort(mine, n_mine, sizeof(*mine), cmp_obj);
 		rc = list_diff(pr, mine, n_mine, pr->rlist, pr->n_rlist);
 	}
 	free(mine);

@@ -87,7 +87,12 @@ tsr_log "marking osd.$OUT out: member of $held of $NPG PGs"
 loadpid=$!
 tsr_wait_for 30 "the write load is running" -- acks 100
 "$OSDCTL" -m "$MONADDR" osd out "$OUT" || tsr_fail "osd out $OUT"
+load_done() {
+	! kill -0 "$loadpid" 2>/dev/null
+}
+tsr_wait_for 120 "the write load to finish" -- load_done
 wait "$loadpid" || tsr_fail "the write load failed across osd out"
+for i in 1 2 3 4; do tsr_is_running "osd$i" || tsr_fail "osd$i died"; done
 tsr_wait_for 60 "every PG active+clean without osd.$OUT, HEALTH_OK" -- settled without "$OUT"
 tsr_log "PGs active+clean without osd.$OUT after ${TSR_WAITED_MS} ms (after the load)"
 "$OSDCTL" -m "$MONADDR" osd ls | grep -E "^$OUT " | grep -qw up ||
