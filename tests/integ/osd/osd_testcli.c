@@ -1110,7 +1110,7 @@ main(int argc, char **argv)
 	if (!strcmp(cmd, "corrupt"))
 		return corrupt_file(device, one_oid, block);
 	if (!strcmp(cmd, "--help") || !g_mon || !*cmd) {
-		printf("usage: tessera-osd-testcli run|resend|verify|members|scrub|corrupt|write-one|bench|rewrite|delete-one|absent|hang-write|resend-hung|check-one|load|verify-load --mon ADDR [--pool NAME] "
+		printf("usage: tessera-osd-testcli run|resend|verify|members|scrub|corrupt|write-one|bench|rewrite|delete-one|absent|hang-write|resend-hung|check-one|read-one|load|verify-load --mon ADDR [--pool NAME] "
 		       "[--objects N] [--state FILE]\n");
 		return !strcmp(cmd, "--help") ? 0 : 2;
 	}
@@ -1209,6 +1209,25 @@ main(int argc, char **argv)
 		for (uint32_t k = 0; k < pg->n_acting; k++)
 			read_check(oid, 777, pg->acting[k], "resent write on a member");
 		printf("the resend of the unacknowledged write was applied everywhere\n");
+	} else if (!strcmp(cmd, "read-one")) {
+		/* Read object --oid from its primary: status --expect, and with
+		 * --expect 0 the data must be pattern --base. */
+		static uint8_t want[OBJ_BYTES];
+		struct op_req q = { .op = TESSERA__OP_TYPE__OP_READ, .oid = one_oid, .off = 0,
+				    .len = OBJ_BYTES, .target = -1 };
+		struct op_res r;
+
+		op_run(&q, &r);
+		printf("read of %" PRIu64 ": status %d\n", one_oid, r.status);
+		expect_status(&r, expect, "read-one");
+		if (expect == 0) {
+			pattern(want, sizeof(want), base);
+			tag_blocks(want, sizeof(want), one_oid);
+			if (r.data_len != OBJ_BYTES || memcmp(r.data, want, OBJ_BYTES) != 0)
+				fail("read-one: object %" PRIu64 " does not hold pattern %" PRIu64,
+				     one_oid, base);
+		}
+		res_free(&r);
 	} else if (!strcmp(cmd, "check-one")) {
 		uint32_t seed;
 		const struct mon_pg *pg = pg_of(one_oid, &seed);
