@@ -192,6 +192,7 @@ struct st_store {
 	 * flush): redirect-on-write data and the records holding it are written
 	 * plain, then one flush per record. */
 	bool row_flush;
+	int jerr; /* a record write failed: the records after it fail too */
 	bool closing;
 	bool replaying; /* allocator not live: apply does not free */
 

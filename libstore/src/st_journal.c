@@ -355,9 +355,10 @@ st_journal_retire(struct st_store *st)
 	for (uint32_t guard = 0; st->n_flying && st->flying->done && guard < ST_JBUFS; guard++) {
 		struct st_jbuf *jb = st->flying;
 		struct st_iop *head = jb->head, *op, *next;
-		int err = jb->err ? jb->err : st->failed;
+		int err = jb->err ? jb->err : st->jerr;
 
 		if (jb->err) {
+			st->jerr = jb->err;
 			if (!st->failed)
 				rt_err(RT_SS_STORE,
 				       "journal write failed: " DF_RC "; store is now failed",
