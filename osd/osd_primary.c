@@ -551,12 +551,16 @@ op_start(struct osd_op *op)
 		wait_for_members(op);
 		return;
 	}
-	if (pg->primary && !osd_op_is_mutation(op->type) && up_members(op->r, pg) < pg->min_size) {
+	if (pg->primary && (!osd_op_is_mutation(op->type) ||
+			    op->type == TESSERA__OP_TYPE__OP_COMPARE_AND_WRITE) &&
+	    up_members(op->r, pg) < pg->min_size) {
 		/*
 		 * Below min_size the PG is inactive for reads too: the members up
 		 * may all be stale (an acknowledged write is only guaranteed on
 		 * min_size members, and peering can only gather the members that
-		 * are up). Mutations wait in mutation_start().
+		 * are up). A compare-and-write compares before it becomes a
+		 * mutation (a miscompare would be answered from stale data); other
+		 * mutations wait in mutation_start().
 		 */
 		if (!op->waiting && !rt_timer_is_armed(&op->timer))
 			rt_warn_rl(RT_SS_OSD, "PG " DF_PGID ": %u of min_size %u members up: read waits",
