@@ -43,7 +43,7 @@ bin=$PWD/build/bin
 cli=$PWD/build/tests/integ/osd/tessera-osd-testcli
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/tessera-demo.XXXXXX")
-port=$(( 20000 + RANDOM % 20000 ))
+port=$(( 20000 + RANDOM % 10000 ))  # below the ephemeral port range
 mon="127.0.0.1:$port"
 cleanup() {
 	deploy/dev-cluster.sh stop --dir "$dir/cluster" --bin "$bin" || true

@@ -89,11 +89,17 @@ tsr__reap() {
 # and so is port+1000, which daemons with a second port (the monitor's Raft
 # port) use by default: two calls never return clashing ports.
 tsr_free_port() {
-	local base=${TSR_PORT_BASE:-$(( 20000 + (RANDOM * 32768 + RANDOM) % 30000 ))}
+	# Stay below the kernel's ephemeral range: daemons started with port 0
+	# (the OSDs) get ports from there, and a collision would be a race.
+	local eph_lo
+	eph_lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+	[ "$eph_lo" -gt 14000 ] 2>/dev/null || eph_lo=32768
+	local span=$(( eph_lo - 10000 - 3000 ))
+	local base=${TSR_PORT_BASE:-$(( 10000 + (RANDOM * 32768 + RANDOM) % span ))}
 	local used="$TSR_DIR/ports.used"
 	local p
 	touch "$used"
-	for (( p = base; p < base + 2000; p++ )); do
+	for (( p = base; p < base + 2000 && p + 1000 < eph_lo; p++ )); do
 		grep -qx -e "$p" -e "$((p + 1000))" -e "$((p - 1000))" "$used" && continue
 		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
 		(exec 3<>"/dev/tcp/127.0.0.1/$((p + 1000))") 2>/dev/null && continue
