@@ -50,35 +50,13 @@ static uint64_t md_tag;
 static bool md_pending;
 static bool ctl_finished;
 
-struct ctl_send {
-	struct rt_msgr_send s;
-	uint8_t buf[];
-};
-
-static void
-ctl_sent(struct rt_msgr_send *s, int rc)
-{
-	free((char *)s - offsetof(struct ctl_send, s));
-}
-
+/* Control messages are rare: each owns a copy of its encoded bytes. */
 static int
 ctl_send(struct osd *osd, uint16_t type, uint64_t tag, const ProtobufCMessage *msg)
 {
-	size_t len = frame_encoded_size(msg);
-	struct ctl_send *cs;
-	int rc;
-
 	if (!osd->mon_conn)
 		return -ENOTCONN;
-	cs = malloc(sizeof(*cs) + len);
-	if (!cs)
-		return -ENOMEM;
-	rc = rt_msgr_send_prep(&cs->s, cs->buf, len, type, tag, 0, msg, NULL, 0, ctl_sent);
-	if (rc == 0)
-		rc = rt_conn_send(osd->mon_conn, &cs->s);
-	if (rc < 0)
-		free(cs);
-	return rc;
+	return rt_conn_send_copy(osd->mon_conn, type, tag, 0, msg);
 }
 
 static void mon_connect(struct osd *osd);

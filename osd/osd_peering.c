@@ -1257,38 +1257,13 @@ osd_peering_free(struct osd_reactor *r, struct osd_pg *pg)
 
 /* ---- member side ------------------------------------------------------------------------ */
 
-struct resp_send {
-	struct rt_msgr_send s;
-	uint8_t buf[];
-};
-
-static void
-resp_sent(struct rt_msgr_send *s, int rc)
-{
-	free((char *)s - offsetof(struct resp_send, s));
-}
-
-static void
-send_malloced(struct rt_conn *c, uint16_t type, uint64_t tag, const ProtobufCMessage *msg)
-{
-	size_t len = frame_encoded_size(msg);
-	struct resp_send *rs = malloc(sizeof(*rs) + len);
-
-	if (!rs)
-		return;
-	if (rt_msgr_send_prep(&rs->s, rs->buf, len, type, tag, FRAME_F_REPLY, msg, NULL, 0,
-			      resp_sent) < 0 ||
-	    rt_conn_send(c, &rs->s) < 0)
-		free(rs);
-}
-
 static void
 notify_reply_status(struct rt_conn *c, uint64_t tag, int rc, uint64_t epoch)
 {
 	Tessera__PgNotify n = TESSERA__PG_NOTIFY__INIT;
 
 	n.status = frame_status_from_errno(rc);
-	send_malloced(c, FRAME_T_PG_NOTIFY, tag, &n.base);
+	rt_conn_send_copy(c, FRAME_T_PG_NOTIFY, tag, FRAME_F_REPLY, &n.base);
 }
 
 void
@@ -1353,7 +1328,7 @@ osd_member_pg_query(struct osd_conn *oc, const struct frame_hdr *hdr, const Tess
 	n.status = TESSERA__STATUS__STATUS_OK;
 	n.info = &info;
 	n.log = pents;
-	send_malloced(oc->c, FRAME_T_PG_NOTIFY, hdr->tag, &n.base);
+	rt_conn_send_copy(oc->c, FRAME_T_PG_NOTIFY, hdr->tag, FRAME_F_REPLY, &n.base);
 out:
 	free(ents);
 	free(pents);
@@ -1647,7 +1622,7 @@ osd_member_pg_list(struct osd_conn *oc, const struct frame_hdr *hdr,
 		pool = mon_map_pool(r->map->m, m->pg->pool);
 	if (!m->pg || !pool || rt_pg_reactor(m->pg->seed, r->osd->n_reactors) != r->idx) {
 		rep.status = frame_status_from_errno(!pool ? -EAGAIN : -EINVAL);
-		send_malloced(oc->c, FRAME_T_PG_LIST_REPLY, hdr->tag, &rep.base);
+		rt_conn_send_copy(oc->c, FRAME_T_PG_LIST_REPLY, hdr->tag, FRAME_F_REPLY, &rep.base);
 		return;
 	}
 	ovs = calloc(max, sizeof(*ovs));
@@ -1656,7 +1631,7 @@ osd_member_pg_list(struct osd_conn *oc, const struct frame_hdr *hdr,
 	vers = calloc(max, sizeof(*vers));
 	if (!ovs || !povs || !oids || !vers) {
 		rep.status = frame_status_from_errno(-ENOMEM);
-		send_malloced(oc->c, FRAME_T_PG_LIST_REPLY, hdr->tag, &rep.base);
+		rt_conn_send_copy(oc->c, FRAME_T_PG_LIST_REPLY, hdr->tag, FRAME_F_REPLY, &rep.base);
 		goto out;
 	}
 	if (m->start_after) {
@@ -1686,7 +1661,7 @@ osd_member_pg_list(struct osd_conn *oc, const struct frame_hdr *hdr,
 	rep.objects = povs;
 	rep.n_objects = n;
 	rep.done = got == 0 || n < max;
-	send_malloced(oc->c, FRAME_T_PG_LIST_REPLY, hdr->tag, &rep.base);
+	rt_conn_send_copy(oc->c, FRAME_T_PG_LIST_REPLY, hdr->tag, FRAME_F_REPLY, &rep.base);
 out:
 	free(ovs);
 	free(povs);

@@ -101,31 +101,6 @@ static void scrub_chunk_done(struct osd_scrub *sc);
 
 /* ---- replies -------------------------------------------------------------------------- */
 
-struct sc_send {
-	struct rt_msgr_send s;
-	uint8_t buf[];
-};
-
-static void
-sc_sent(struct rt_msgr_send *s, int rc)
-{
-	free((char *)s - offsetof(struct sc_send, s));
-}
-
-static void
-sc_send_reply(struct rt_conn *c, uint16_t type, uint64_t tag, const ProtobufCMessage *msg)
-{
-	size_t len = frame_encoded_size(msg);
-	struct sc_send *rs = malloc(sizeof(*rs) + len);
-
-	if (!rs)
-		return;
-	if (rt_msgr_send_prep(&rs->s, rs->buf, len, type, tag, FRAME_F_REPLY, msg, NULL, 0,
-			      sc_sent) < 0 ||
-	    rt_conn_send(c, &rs->s) < 0)
-		free(rs);
-}
-
 static void
 pg_reply(struct rt_conn *c, uint64_t tag, uint32_t pool, uint32_t seed, int rc,
 	 const struct osd_scrub *sc, uint64_t dur)
@@ -145,7 +120,7 @@ pg_reply(struct rt_conn *c, uint64_t tag, uint32_t pool, uint32_t seed, int rc,
 		m.unrepaired = sc->unrepaired;
 		m.duration_us = dur;
 	}
-	sc_send_reply(c, FRAME_T_SCRUB_PG_REPLY, tag, &m.base);
+	rt_conn_send_copy(c, FRAME_T_SCRUB_PG_REPLY, tag, FRAME_F_REPLY, &m.base);
 }
 
 static void
@@ -996,7 +971,7 @@ scrub_read_done(struct st_req *q, int rc)
 	}
 	m.status = frame_status_from_errno(rc);
 	if (op->conn)
-		sc_send_reply(op->conn, FRAME_T_SCRUB_READ_REPLY, op->tag, &m.base);
+		rt_conn_send_copy(op->conn, FRAME_T_SCRUB_READ_REPLY, op->tag, FRAME_F_REPLY, &m.base);
 	free(crcs);
 	osd_op_put(op); /* the read's reference */
 	osd_op_put(op); /* the base reference */

@@ -191,6 +191,16 @@ struct rt_msgr *rt_conn_msgr(const struct rt_conn *c);
 int rt_conn_send(struct rt_conn *c, struct rt_msgr_send *s);
 
 /*
+ * Control-path convenience: encode msg (no data segment) into a buffer this
+ * call allocates, queue it, and free the buffer when the send completes.
+ * For replies and rare requests only: the data path embeds its sends.
+ * Returns 0 (queued; delivery is best effort, as for any send), -ENOMEM, or
+ * an error of rt_msgr_send_prep / rt_conn_send (nothing queued).
+ */
+int rt_conn_send_copy(struct rt_conn *c, uint16_t type, uint64_t tag, uint8_t flags,
+		      const ProtobufCMessage *msg);
+
+/*
  * Close with reason (e.g. -ECANCELED). Safe inside any callback and more than
  * once; on_close runs later (once).
  */

@@ -818,3 +818,35 @@ out:
 	rt__conn_settle(c);
 	rt_conn_put(&c);
 }
+
+/* A send that owns its encoded buffer (rt_conn_send_copy). */
+struct rt__copy_send {
+	struct rt_msgr_send s;
+	uint8_t buf[];
+};
+
+static void
+rt__copy_sent(struct rt_msgr_send *s, int rc)
+{
+	(void)rc;
+	free((char *)s - offsetof(struct rt__copy_send, s));
+}
+
+int
+rt_conn_send_copy(struct rt_conn *c, uint16_t type, uint64_t tag, uint8_t flags,
+		  const ProtobufCMessage *msg)
+{
+	size_t len = frame_encoded_size(msg);
+	struct rt__copy_send *cs = malloc(sizeof(*cs) + len);
+	int rc;
+
+	if (!cs)
+		return -ENOMEM;
+	rc = rt_msgr_send_prep(&cs->s, cs->buf, len, type, tag, flags, msg, NULL, 0,
+			       rt__copy_sent);
+	if (rc == 0)
+		rc = rt_conn_send(c, &cs->s);
+	if (rc < 0)
+		free(cs);
+	return rc;
+}
