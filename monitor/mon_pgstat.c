@@ -156,6 +156,16 @@ mon_pgstats_state(const struct mon_pgstats *s, const struct mon_pool *pool, uint
 	if (!sp || sp->pg_count != pool->pg_count || seed >= sp->pg_count)
 		return mon_pg_state_name(ms);
 	r = &sp->pgs[seed];
+	if (r->valid && !acting_equal(pg, r->n_acting, r->acting) && ms == MON_PG_CLEAN &&
+	    r->at_us <= now_us && now_us - r->at_us <= max_age_us) {
+		/*
+		 * The acting set changed after the last report and the new primary
+		 * has not reported yet: its members are peering (and maybe
+		 * backfilling a new one). The map alone would call the PG clean,
+		 * which it is not until the OSDs say so.
+		 */
+		return "peering";
+	}
 	if (!r->valid || !acting_equal(pg, r->n_acting, r->acting) || r->at_us > now_us ||
 	    now_us - r->at_us > max_age_us)
 		return mon_pg_state_name(ms);

@@ -12,7 +12,10 @@
  *   - it is not older than the report already kept for that acting set.
  * When shown, a kept report is used only while it is fresh (younger than
  * max_age, the OSD grace) and the acting set is still the one it was made
- * against; otherwise the state computed from the map is shown. The map's
+ * against; otherwise the state computed from the map is shown, except that
+ * a PG whose acting set changed since a fresh report, and which the map
+ * would call clean, shows "peering" until its new primary reports (the new
+ * members are being brought up to date: the map cannot know). The map's
  * verdict also wins when it says the PG is down or below min_size: those are
  * facts of the map, whatever an OSD last said.
  *

@@ -196,6 +196,33 @@ START_TEST(test_acting_set_changes)
 		}
 		mon_map_destroy(&mid);
 	}
+	/* The replica returns: the map says clean, but nobody has reported the
+	 * new acting set yet: peering, until the primary's report or max_age. */
+	{
+		char uuid[32], host[32];
+
+		snprintf(uuid, sizeof(uuid), "u%u", victim);
+		snprintf(host, sizeof(host), "h%u", victim);
+		ck_assert_uint_eq(mon_map_osd_by_uuid(m, uuid)->id, victim);
+		ck_assert_int_eq(run(&m, "osd boot", "uuid", uuid, "host", host, NULL), 0);
+	}
+	ck_assert_uint_eq(m->pools[0].pgs[seed].n_acting, 3);
+	{
+		uint64_t t = 800;
+
+		ck_assert_str_eq(mon_pgstats_state(&s, &m->pools[0], seed, t, AGE, &rep),
+				 "peering");
+		ck_assert(!rep);
+		ck_assert_str_eq(mon_pgstats_state(&s, &m->pools[0], seed, t + AGE + 1000, AGE,
+						   &rep),
+				 "active+clean");
+		ck_assert_int_eq(mon_pgstats_report(&s, m, m, primary(m, seed), m->epoch, pool,
+						    seed, "active+clean", t + 10),
+				 0);
+		ck_assert_str_eq(mon_pgstats_state(&s, &m->pools[0], seed, t + 20, AGE, &rep),
+				 "active+clean");
+		ck_assert(rep);
+	}
 	mon_map_destroy(&old);
 	mon_pgstats_fini(&s);
 	mon_map_destroy(&m);
