@@ -9,36 +9,11 @@
 #include "mon_cmd.h"
 #include "mon_health.h"
 #include "mon_map.h"
+#include "mon_test_util.h"
 #include "mon_pgstat.h"
 
 #define AGE 5000000ull /* max age of a report: 5 s */
 
-static char err[256];
-
-static int
-run(struct mon_map **m, const char *name, ...)
-{
-	struct mon_cmd c;
-	struct mon_map *nm;
-	va_list ap;
-	const char *k;
-	int rc;
-
-	mon_cmd_init(&c, name);
-	va_start(ap, name);
-	while ((k = va_arg(ap, const char *))) {
-		const char *v = va_arg(ap, const char *);
-
-		ck_assert_int_eq(mon_cmd_add(&c, k, v), 0);
-	}
-	va_end(ap);
-	rc = mon_map_apply(*m, &c, &nm, err, sizeof(err));
-	if (rc == 0 && nm) {
-		mon_map_destroy(m);
-		*m = nm;
-	}
-	return rc;
-}
 
 /* 4 OSDs on 4 hosts, pool 1 "rbd" size 3 min_size 2, 8 PGs. */
 static struct mon_map *
