@@ -13,7 +13,6 @@
 #include "mon_map_pb.h"
 #include "rt_err.h"
 
-
 static struct mon_map *
 cluster(uint32_t n_osds)
 {

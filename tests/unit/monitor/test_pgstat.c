@@ -14,7 +14,6 @@
 
 #define AGE 5000000ull /* max age of a report: 5 s */
 
-
 /* 4 OSDs on 4 hosts, pool 1 "rbd" size 3 min_size 2, 8 PGs. */
 static struct mon_map *
 cluster(void)
