@@ -118,6 +118,13 @@ struct osd_pg {
 	struct osd_scrub *sc;   /* primary: scrub state (osd_scrub.c) */
 	/* Ops waiting for min_size up members or for peering (FIFO). */
 	struct osd_op *wait_head, *wait_tail;
+	/*
+	 * Member side: a PgNotify log merge is persisting its entries one by one.
+	 * RepOps and further merges of the PG wait behind it (FIFO through
+	 * wait_next) so that no newer entry lands in the middle of the merge.
+	 */
+	bool merging;
+	struct osd_op *mwait_head, *mwait_tail;
 	/* Counters. */
 	uint64_t ops, writes;
 };
@@ -305,6 +312,7 @@ struct osd_op {
 	/* The request. */
 	uint32_t type; /* Tessera__OpType */
 	uint64_t client_id, req_id, epoch;
+	uint64_t client_req_id; /* RepOp: the client's request id, for the log entry */
 	struct st_obj_id obj;
 	uint32_t pg_seed;
 	uint64_t off, len;
@@ -397,6 +405,8 @@ void osd_primary_rep_done(struct osd_rep *rep, int rc);
 int osd_pglog_persist(struct osd_op *op, st_req_cb cb);
 
 /* --- osd_replica.c --------------------------------------------------------- */
+/* Apply a RepOp that waited behind a log merge (osd_member_rep_defer). */
+void osd_replica_rep_resume(struct osd_op *op);
 void osd_replica_op_recv(struct osd_conn *oc, const struct frame_hdr *hdr,
 			 const Tessera__RepOp *m, const struct iovec *data, int data_cnt);
 int osd_replica_alloc_data(struct osd_conn *oc, const struct frame_hdr *hdr,
@@ -423,6 +433,9 @@ const char *osd_pg_peering_state(const struct osd_pg *pg);
 /* Member side. */
 void osd_member_pg_query(struct osd_conn *oc, const struct frame_hdr *hdr,
 			 const Tessera__PgQuery *m);
+/* True if RepOp op must wait for its PG's log merge: it is queued and
+ * osd_replica_rep_resume(op) runs once the merge is persisted. */
+bool osd_member_rep_defer(struct osd_op *op);
 void osd_member_pg_notify(struct osd_conn *oc, const struct frame_hdr *hdr,
 			  const Tessera__PgNotify *m);
 void osd_member_obj_pull(struct osd_conn *oc, const struct frame_hdr *hdr,

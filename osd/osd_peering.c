@@ -36,8 +36,9 @@
  * scrub; rollback of diverged entries held by a non-primary member.
  *
  * Member side (responders): PgQuery, ObjectPull (read a chunk), ObjectPush
- * (apply a chunk or a delete), PgNotify requests (merge log entries),
- * PgListObjects (a page of the PG's objects).
+ * (apply a chunk or a delete), PgNotify requests (merge log entries; RepOps
+ * of the PG wait while a merge persists), PgListObjects (a page of the PG's
+ * objects).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -1503,9 +1504,75 @@ osd_member_obj_push(struct osd_conn *oc, const struct frame_hdr *hdr,
 	push_applied(q, rc);
 }
 
-/* PgNotify request from the primary: merge the entries newer than ours. */
+/*
+ * PgNotify request from the primary: merge the entries newer than ours.
+ *
+ * The entries are persisted one META_SET at a time, each appended to the
+ * in-memory log just before its write, and entries not newer than the log's
+ * newest are skipped. So while a merge runs (pg->merging) nothing else may
+ * append to the PG's log: a RepOp appended mid-merge would make the merge skip
+ * every remaining (older) entry and leave a hole in this member's log. RepOps
+ * and further merges of the PG therefore queue on pg->mwait_* and run, in
+ * arrival order, when the merge is done (member_merge_drain).
+ */
 static void
 merge_member_next(struct osd_op *op);
+
+static void
+mwait_push(struct osd_pg *pg, struct osd_op *op)
+{
+	op->wait_next = NULL;
+	if (pg->mwait_tail)
+		pg->mwait_tail->wait_next = op;
+	else
+		pg->mwait_head = op;
+	pg->mwait_tail = op;
+}
+
+/* Run the ops that waited behind a merge, until one of them is a merge itself. */
+static void
+member_merge_drain(struct osd_pg *pg)
+{
+	while (!pg->merging && pg->mwait_head) {
+		struct osd_op *op = pg->mwait_head;
+
+		pg->mwait_head = op->wait_next;
+		if (!pg->mwait_head)
+			pg->mwait_tail = NULL;
+		op->wait_next = NULL;
+		if (op->aux) {
+			pg->merging = true;
+			merge_member_next(op);
+		} else {
+			osd_replica_rep_resume(op);
+		}
+	}
+}
+
+bool
+osd_member_rep_defer(struct osd_op *op)
+{
+	struct osd_pg *pg = op->pg;
+
+	if (!pg->merging && !pg->mwait_head)
+		return false;
+	mwait_push(pg, op);
+	return true;
+}
+
+/* Start a merge (op->aux: the entries, sorted), or queue it behind the running one. */
+static void
+member_merge_start(struct osd_op *op)
+{
+	struct osd_pg *pg = op->pg;
+
+	if (pg->merging || pg->mwait_head) {
+		mwait_push(pg, op);
+		return;
+	}
+	pg->merging = true;
+	merge_member_next(op);
+}
 
 static void
 merge_member_written(struct st_req *q, int rc)
@@ -1530,10 +1597,13 @@ merge_member_next(struct osd_op *op)
 	while (op->rc == 0 && op->aux_i < op->aux_n && ents[op->aux_i].version <= pg->log.last_version)
 		op->aux_i++;
 	if (op->rc < 0 || op->aux_i >= op->aux_n) {
-		notify_reply_status(op->conn, op->tag, op->rc, 0);
+		if (op->conn)
+			notify_reply_status(op->conn, op->tag, op->rc, 0);
 		free(op->aux);
 		op->aux = NULL;
+		pg->merging = false;
 		osd_op_put(op); /* the base reference */
+		member_merge_drain(pg);
 		return;
 	}
 	s = osd_pglog_append(&pg->log, &ents[op->aux_i++]);
@@ -1597,7 +1667,7 @@ osd_member_pg_notify(struct osd_conn *oc, const struct frame_hdr *hdr, const Tes
 	}
 	qsort(ents, op->aux_n, sizeof(*ents), cmp_entry);
 	op->aux = ents; /* freed when the merge is done */
-	merge_member_next(op);
+	member_merge_start(op);
 }
 
 /* PgListObjects: a page of this member's objects of the PG, ascending oid. */

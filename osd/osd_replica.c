@@ -14,7 +14,10 @@
  * lands in a pool buffer (alloc_data). The replica appends the entry to its
  * PG log, writes the data and persists the log slot in parallel, and answers
  * once both are durable, with the store's status. Ordering is the primary's:
- * it never has two conflicting mutations of one object in flight.
+ * it never has two conflicting mutations of one object in flight. A RepOp
+ * that arrives while the member is persisting a PgNotify log merge of the PG
+ * waits behind the merge (osd_member_rep_defer): appended mid-merge, its newer
+ * entry would make the merge skip the rest of its entries and leave a hole.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -338,13 +341,46 @@ rep_validate(struct osd_op *op, const Tessera__RepOp *m)
 	return osd_op_check_range(op);
 }
 
+/*
+ * Append the RepOp's entry to the PG log, then write the data and persist the
+ * log slot in parallel; the reply goes once both are durable. Entries are
+ * appended in arrival order, which is the primary's order (one connection).
+ */
+static void
+rep_apply(struct osd_op *op)
+{
+	struct osd_pglog_entry e;
+	int rc;
+
+	memset(&e, 0, sizeof(e));
+	e.version = op->version;
+	e.obj = op->obj;
+	e.client_id = op->client_id;
+	e.req_id = op->client_req_id;
+	e.op = (uint8_t)op->type;
+	op->log_slot = osd_pglog_append(&op->pg->log, &e)->slot;
+	op->pg->ops++;
+
+	op->pending = 1;
+	rc = osd_op_submit_local(op, rep_local_done);
+	if (rc < 0)
+		op->rc = rc;
+	else
+		op->pending++;
+	rc = osd_pglog_persist(op, rep_log_done);
+	if (rc < 0 && op->rc == 0)
+		op->rc = rc;
+	else if (rc == 0)
+		op->pending++;
+	rep_sub_done(op);
+}
+
 void
 osd_replica_op_recv(struct osd_conn *oc, const struct frame_hdr *hdr, const Tessera__RepOp *m,
 		    const struct iovec *data, int data_cnt)
 {
 	struct osd_reactor *r = oc->r;
 	struct osd_op *op = oc->rx_op;
-	struct osd_pglog_entry e;
 	int rc;
 
 	oc->rx_op = NULL;
@@ -384,25 +420,14 @@ osd_replica_op_recv(struct osd_conn *oc, const struct frame_hdr *hdr, const Tess
 		rep_reply(op, rc);
 		return;
 	}
-	memset(&e, 0, sizeof(e));
-	e.version = op->version;
-	e.obj = op->obj;
-	e.client_id = m->client_id;
-	e.req_id = m->client_req_id;
-	e.op = (uint8_t)op->type;
-	op->log_slot = osd_pglog_append(&op->pg->log, &e)->slot;
-	op->pg->ops++;
+	op->client_req_id = m->client_req_id;
+	if (osd_member_rep_defer(op))
+		return; /* a log merge of the PG is persisting: applied after it */
+	rep_apply(op);
+}
 
-	op->pending = 1;
-	rc = osd_op_submit_local(op, rep_local_done);
-	if (rc < 0)
-		op->rc = rc;
-	else
-		op->pending++;
-	rc = osd_pglog_persist(op, rep_log_done);
-	if (rc < 0 && op->rc == 0)
-		op->rc = rc;
-	else if (rc == 0)
-		op->pending++;
-	rep_sub_done(op);
+void
+osd_replica_rep_resume(struct osd_op *op)
+{
+	rep_apply(op);
 }

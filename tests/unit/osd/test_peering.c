@@ -3,9 +3,12 @@
  * here to reach its statics; the rest of the OSD (peers, ops, the primary) is
  * replaced by the small stubs below. Covered: what a member misses according
  * to a log (newest version per object), listing comparison for backfill
- * (missing, stale and extra objects), and diverged-entry detection.
+ * (missing, stale and extra objects), and diverged-entry detection; and, on a
+ * real libstore on a temp file, that a member's PgNotify log merge keeps its
+ * log contiguous when RepOps and a second merge arrive while it persists.
  */
 #include <check.h>
+#include <unistd.h>
 
 #include "osd_peering.c"
 
@@ -52,6 +55,26 @@ void
 osd_replica_send_reply(struct osd_op *op, uint16_t type, const ProtobufCMessage *msg,
 		       const struct iovec *data, int data_cnt)
 {
+}
+
+/* RepOps resumed after a merge: appended as osd_replica.c's rep_apply does. */
+static uint64_t resumed[8];
+static uint32_t n_resumed;
+static bool resumed_mid_merge;
+
+void
+osd_replica_rep_resume(struct osd_op *op)
+{
+	struct osd_pglog_entry e;
+
+	if (op->pg->merging)
+		resumed_mid_merge = true;
+	memset(&e, 0, sizeof(e));
+	e.version = op->version;
+	e.obj = op->obj;
+	osd_pglog_append(&op->pg->log, &e);
+	if (n_resumed < 8)
+		resumed[n_resumed++] = op->version;
 }
 
 /* ---- tests ------------------------------------------------------------------------------- */
@@ -175,6 +198,116 @@ START_TEST(test_diverged)
 }
 END_TEST
 
+static struct osd_pglog_entry *
+ents_of(uint64_t from, uint64_t to, uint32_t *n)
+{
+	struct osd_pglog_entry *v = calloc(to - from + 1, sizeof(*v));
+
+	ck_assert_ptr_nonnull(v);
+	for (uint64_t s = from; s <= to; s++)
+		v[s - from] = E(5, s, 100 + s);
+	*n = (uint32_t)(to - from + 1);
+	return v;
+}
+
+static bool
+log_has(const struct osd_pglog *l, uint64_t version)
+{
+	for (uint32_t i = 0; i < l->cap; i++)
+		if (l->ents[i].version == version)
+			return true;
+	return false;
+}
+
+/*
+ * Merge A (entries 1..6 onto a log holding 1..2) is persisting when RepOp R
+ * (7) and merge B (6..9) arrive: R must wait until A is persisted, then B runs
+ * after R. The result is 1..9 without a hole (before the fix R was appended at
+ * once and A skipped 4..6 as "not newer than the log").
+ */
+START_TEST(test_merge_orders_repops)
+{
+	char path[] = "/tmp/tessera-test-peering.XXXXXX";
+	struct rt_reactor_opts ro;
+	struct rt_reactor *rr = NULL;
+	struct st_store *st = NULL;
+	struct st_opts o;
+	struct osd_reactor r;
+	struct osd_pg pg;
+	struct osd_op a, b, rep, plain;
+	int fd = mkstemp(path);
+
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	unlink(path);
+	st_opts_init(&o);
+	o.path = path;
+	o.create = true;
+	o.create_size_bytes = 64u << 20;
+	ck_assert_int_eq(st_format(&o), 0);
+	o.create = false;
+	rt_reactor_opts_init(&ro);
+	ck_assert_int_eq(rt_reactor_create(&ro, &rr), 0);
+	ck_assert_int_eq(st_open(&o, rr, &st), 0);
+
+	memset(&r, 0, sizeof(r));
+	r.r = rr;
+	r.st = st;
+	memset(&pg, 0, sizeof(pg));
+	pg.pool = 1;
+	pg.seed = 3;
+	ck_assert_int_eq(osd_pglog_init(&pg.log, 1, 3, 64), 0);
+	for (uint64_t s = 1; s <= 2; s++) {
+		struct osd_pglog_entry e = E(5, s, 100 + s);
+
+		osd_pglog_append(&pg.log, &e);
+	}
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	memset(&rep, 0, sizeof(rep));
+	memset(&plain, 0, sizeof(plain));
+	a.r = b.r = rep.r = plain.r = &r;
+	a.pg = b.pg = rep.pg = plain.pg = &pg;
+	a.refs = b.refs = 1;
+	a.aux = ents_of(1, 6, &a.aux_n);
+	b.aux = ents_of(6, 9, &b.aux_n);
+	rep.version = osd_version_make(5, 7);
+	rep.obj.pool = 1;
+	rep.obj.oid = 107;
+
+	/* No merge running: a RepOp applies at once. */
+	ck_assert(!osd_member_rep_defer(&plain));
+
+	member_merge_start(&a);
+	ck_assert(pg.merging);
+	ck_assert(osd_member_rep_defer(&rep));
+	member_merge_start(&b);
+	ck_assert_uint_eq(n_resumed, 0);
+	for (int i = 0; i < 1000 && (pg.merging || pg.mwait_head); i++)
+		ck_assert_int_ge(rt_reactor_run_once(rr, 100000), 0);
+	ck_assert(!pg.merging);
+	ck_assert_ptr_null(pg.mwait_head);
+	ck_assert_ptr_null(pg.mwait_tail);
+	ck_assert_ptr_null(a.aux);
+	ck_assert_ptr_null(b.aux);
+	ck_assert_int_eq(a.rc, 0);
+	ck_assert_int_eq(b.rc, 0);
+	ck_assert_uint_eq(n_resumed, 1);
+	ck_assert_uint_eq(resumed[0], osd_version_make(5, 7));
+	ck_assert(!resumed_mid_merge);
+	for (uint64_t s = 1; s <= 9; s++)
+		ck_assert_msg(log_has(&pg.log, osd_version_make(5, s)), "entry %llu missing",
+			      (unsigned long long)s);
+	ck_assert_uint_eq(pg.log.n, 9);
+	ck_assert_uint_eq(pg.log.last_version, osd_version_make(5, 9));
+
+	osd_pglog_fini(&pg.log);
+	ck_assert_int_eq(st_close(&st), 0);
+	rt_reactor_destroy(&rr);
+	unlink(path);
+}
+END_TEST
+
 static Suite *
 peering_suite(void)
 {
@@ -184,6 +317,7 @@ peering_suite(void)
 	tcase_add_test(tc, test_objs_from_log);
 	tcase_add_test(tc, test_list_diff);
 	tcase_add_test(tc, test_diverged);
+	tcase_add_test(tc, test_merge_orders_repops);
 	suite_add_tcase(s, tc);
 	return s;
 }
