@@ -78,6 +78,7 @@ struct osd_conf {
 	bool debug_hold_repops;
 	uint64_t scrub_interval_us;
 	uint64_t scrub_bytes_per_sec;
+	uint64_t recovery_bytes_per_sec;
 };
 
 /* An immutable map epoch shared by the control thread and every reactor. */
@@ -329,6 +330,7 @@ struct osd_op {
 	bool started;
 	bool replied;
 	bool waiting; /* on the PG's min_size list */
+	bool rec_skip; /* its RepOps skipped a member recovered in the background */
 	uint64_t version;
 	int rc;
 	int rep_rc;
@@ -430,6 +432,17 @@ void osd_peering_free(struct osd_reactor *r, struct osd_pg *pg);
 bool osd_pg_is_active(const struct osd_pg *pg);
 /* "peering" / "recovering" while a round runs, else NULL. */
 const char *osd_pg_peering_state(const struct osd_pg *pg);
+/*
+ * Background recovery of one member (the "async recovery target"): while it
+ * runs, mutations send no RepOp to that member (osd_rec_skips), count one
+ * member fewer towards min_size, and report their object when they finish
+ * (osd_rec_mutation_begin/done) so that it is pushed again. While the final
+ * log push is in flight (osd_rec_switching) mutations wait.
+ */
+bool osd_rec_skips(const struct osd_pg *pg, uint32_t osd_id);
+bool osd_rec_switching(const struct osd_pg *pg);
+void osd_rec_mutation_begin(struct osd_pg *pg);
+void osd_rec_mutation_done(struct osd_pg *pg, struct st_obj_id obj);
 /* Member side. */
 void osd_member_pg_query(struct osd_conn *oc, const struct frame_hdr *hdr,
 			 const Tessera__PgQuery *m);

@@ -90,6 +90,10 @@ static const struct rt_conf_opt osd_opts[] = {
 	  "scrub each PG this OSD is primary of once per this interval, in the background "
 	  "(0: only when asked, by a ScrubPg message)",
 	  NULL, NULL },
+	{ "recovery-max-bytes-per-sec", 0, RT_CONF_SIZE,
+	  offsetof(struct osd_conf, recovery_bytes_per_sec), "128M", 0, 1LL << 40, false,
+	  "background recovery rate limit per PG, in bytes pushed per second (0: unlimited)",
+	  NULL, "BYTES" },
 	{ "scrub-max-bytes-per-sec", 0, RT_CONF_SIZE,
 	  offsetof(struct osd_conf, scrub_bytes_per_sec), "64M", 0, 1LL << 40, false,
 	  "scrub rate limit per reactor, in mapped bytes of the objects compared per second "

@@ -32,8 +32,13 @@
  * stay unmapped). One object at a time per PG: recovery is naturally
  * throttled and never competes with the PG's own client I/O (which waits).
  *
- * Not yet: recovery in the background while the PG serves, rate limits,
- * scrub; rollback of diverged entries held by a non-primary member.
+ * Background recovery (phase 2b, first slice): when the other up members
+ * reach min_size, one log-recovery target of the PUSH step is not pushed
+ * before activation; the PG goes active (reported active+recovering) and
+ * struct osd_recovery pushes that member's objects in the background, rate
+ * limited; see there. Not yet: on-demand recovery, a primary that is behind
+ * (PULL still blocks), backfill in the background, rollback of diverged
+ * entries held by a non-primary member.
  *
  * Member side (responders): PgQuery, ObjectPull (read a chunk), ObjectPush
  * (apply a chunk or a delete), PgNotify requests (merge log entries; RepOps
@@ -77,6 +82,41 @@ struct osd_pr_obj {
 	uint64_t version;
 };
 
+/*
+ * Background recovery of one log-recovery target (phase 2b, first slice: the
+ * "async recovery target" of docs/osd.md). Peering activates the PG without
+ * pushing to it when the other up members reach min_size; then this pushes
+ * its objects (each holding the object's op-queue slot as a whole-object
+ * writer, rate-limited by --recovery-max-bytes-per-sec) while mutations send
+ * it no RepOps and hand their object back (dirty) when they finish. When
+ * nothing is left and no such mutation is in flight, mutations wait while the
+ * log entries after its last_update are pushed (PgNotify); then it gets RepOps
+ * again. Its log therefore never claims data it lacks: crash-safe without new
+ * persistent state. gen is bumped by a cancel (a new round): callbacks of the
+ * old run only clear busy.
+ */
+struct osd_recovery {
+	bool active, switching, busy, in_opq;
+	uint32_t gen, op_gen;
+	uint32_t target; /* OSD id */
+	uint64_t last_update;
+	struct osd_pr_obj *objs;
+	uint32_t n_objs, cap_objs, cur;
+	struct osd_pr_obj *dirty;
+	uint32_t n_dirty, cap_dirty;
+	uint32_t inflight; /* mutations that skipped the target, unfinished */
+	uint64_t off, obj_bytes, next_us, recovered, started_us;
+	void *buf;
+	size_t buf_cap;
+	struct st_req sreq;
+	struct osd_preq q;
+	struct osd_opq_ent qe;
+	struct rt_timer timer;
+	struct rt_msg defer;
+	bool deferred;
+	uint8_t *send_buf;
+};
+
 struct osd_peering {
 	struct osd_reactor *r;
 	struct osd_pg *pg;
@@ -109,12 +149,17 @@ struct osd_peering {
 	uint32_t n_diverged, diverged_i;
 	uint64_t recovered;
 	uint8_t *send_buf; /* PgNotify requests (log pushes) */
+	bool wait_rec; /* the push waits for the background recovery to wind down */
+	struct osd_recovery bg;
 };
 
 static void pr_round(struct osd_peering *pr);
 static void pr_pull_next(struct osd_peering *pr);
 static void pr_push_next(struct osd_peering *pr);
 static void pr_merge_next(struct osd_peering *pr);
+static void rec_cancel(struct osd_peering *pr);
+static void rec_kick(struct osd_peering *pr);
+static int rec_begin(struct osd_peering *pr, const struct osd_pr_member *t);
 static void pull_backfill_listed(struct osd_peering *pr);
 static void push_backfill_listed(struct osd_peering *pr);
 
@@ -161,6 +206,8 @@ osd_pg_peering_state(const struct osd_pg *pg)
 	if (!pg->pr)
 		return NULL;
 	switch (pg->pr->state) {
+	case PR_ACTIVE:
+		return pg->pr->bg.active ? "active+recovering+degraded" : NULL;
 	case PR_QUERY:
 		return "peering";
 	case PR_PULL:
@@ -185,6 +232,8 @@ pr_activate(struct osd_peering *pr)
 			(rt_reactor_now_us(pr->r->r) - pr->started_us) / 1000);
 	pr_reset(pr);
 	osd_primary_resume(pr->r, pg);
+	if (pr->bg.active)
+		rec_kick(pr);
 }
 
 /* A step finished: go on, unless the round must start again. Returns true if
@@ -194,6 +243,7 @@ pr_step_ok(struct osd_peering *pr)
 {
 	pr->busy = false;
 	if (!pr->pg->primary || !pr->pg->member) {
+		rec_cancel(pr);
 		pr->state = PR_IDLE;
 		pr_reset(pr);
 		osd_primary_resume(pr->r, pr->pg); /* waiting ops learn they are misdirected */
@@ -1149,6 +1199,13 @@ pr_push_next(struct osd_peering *pr)
 {
 	struct osd_pg *pg = pr->pg;
 
+	if (pr->bg.busy || pr->bg.inflight) {
+		/* A cancelled background recovery still has a chunk or mutations
+		 * that skipped its target in flight: let them finish first. */
+		pr->busy = true;
+		pr->wait_rec = true;
+		return;
+	}
 	for (;;) {
 		struct osd_pr_member *t;
 
@@ -1181,6 +1238,15 @@ pr_push_next(struct osd_peering *pr)
 			if (backfill) {
 				list_start(pr, pr->target, push_backfill_listed);
 				return;
+			}
+			/* Enough members without it: recover it in the background. */
+			if (!pr->bg.active && pr->n >= pg->min_size) {
+				if (rec_begin(pr, t) < 0) {
+					pr_retry_later(pr, "out of memory", -ENOMEM);
+					return;
+				}
+				pr->target++;
+				continue;
 			}
 			if (objs_from_log(pr, pg->log.ents, pg->log.cap, t->last_update) < 0) {
 				pr_retry_later(pr, "out of memory", -ENOMEM);
@@ -1215,6 +1281,501 @@ pr_push_next(struct osd_peering *pr)
 	}
 }
 
+/* ---- background recovery (one async target) ---------------------------------------------- */
+
+static struct osd_peering *
+pr_of_rec(struct osd_recovery *rc)
+{
+	return (struct osd_peering *)((char *)rc - offsetof(struct osd_peering, bg));
+}
+
+static void
+rec_release_slot(struct osd_peering *pr)
+{
+	struct osd_recovery *rc = &pr->bg;
+
+	if (rc->in_opq) {
+		rc->in_opq = false;
+		osd_primary_opq_done(pr->pg, &rc->qe);
+	}
+}
+
+/* Stop the background recovery (a new round, or a failure). Work in flight
+ * finishes later and then only clears busy. */
+static void
+rec_cancel(struct osd_peering *pr)
+{
+	struct osd_recovery *rc = &pr->bg;
+
+	if (!rc->active)
+		return;
+	rc->active = false;
+	rc->switching = false;
+	rc->gen++;
+	if (rt_timer_is_armed(&rc->timer)) {
+		rt_timer_stop(pr->r->r, &rc->timer);
+		rc->busy = false;
+	}
+	if (rc->in_opq && !rc->qe.running) {
+		rec_release_slot(pr); /* still waiting in the queue */
+		rc->busy = false;
+	}
+	free(rc->objs);
+	rc->objs = NULL;
+	rc->n_objs = rc->cap_objs = rc->cur = 0;
+	free(rc->dirty);
+	rc->dirty = NULL;
+	rc->n_dirty = rc->cap_dirty = 0;
+}
+
+static void rec_next(struct osd_peering *pr);
+
+static void
+rec_deferred(void *ctx)
+{
+	struct osd_peering *pr = ctx;
+
+	pr->bg.deferred = false;
+	if (pr->wait_rec && !pr->bg.busy && pr->bg.inflight == 0) {
+		pr->wait_rec = false;
+		if (pr_step_ok(pr))
+			pr_push_next(pr);
+		return;
+	}
+	rec_next(pr);
+}
+
+/* Go on later, on the next loop iteration (never inline from a caller's path). */
+static void
+rec_kick(struct osd_peering *pr)
+{
+	if (pr->bg.deferred)
+		return;
+	pr->bg.deferred = true;
+	rt_reactor_defer(pr->r->r, &pr->bg.defer, rec_deferred, pr);
+}
+
+/* The run failed: stop it and peer again (the target's log has not moved). */
+static void
+rec_fail(struct osd_peering *pr, const char *why, int rc)
+{
+	rt_warn_rl(RT_SS_OSD, "PG " DF_PGID ": background recovery of " DF_OSD ": %s: " DF_RC
+			      "; peering again",
+		   pr->pg->pool, pr->pg->seed, pr->bg.target, why, DP_RC(rc));
+	pr->bg.busy = false;
+	rec_release_slot(pr);
+	rec_cancel(pr);
+	osd_peering_start(pr->r, pr->pg);
+	osd_primary_resume(pr->r, pr->pg); /* ops parked by the switch re-run and wait */
+}
+
+/* A callback of a cancelled run: only clear busy (and let a waiting round go). */
+static bool
+rec_stale(struct osd_peering *pr)
+{
+	struct osd_recovery *rc = &pr->bg;
+
+	if (!pr->pg->primary || !pr->pg->member || pr->r->stopping)
+		rec_cancel(pr); /* no longer ours to recover: not one more chunk */
+	if (rc->active && rc->op_gen == rc->gen)
+		return false;
+	rc->busy = false;
+	rec_release_slot(pr);
+	if (pr->wait_rec)
+		rec_kick(pr);
+	return true;
+}
+
+static void rec_read(struct osd_peering *pr);
+
+static void
+rec_log_done(struct osd_preq *q, int rc, const struct frame_hdr *hdr, ProtobufCMessage *msg,
+	     const struct iovec *data, int data_cnt)
+{
+	struct osd_recovery *rec = (struct osd_recovery *)((char *)q - offsetof(struct osd_recovery, q));
+	struct osd_peering *pr = pr_of_rec(rec);
+	const Tessera__PgNotify *n = (const Tessera__PgNotify *)msg;
+
+	free(rec->send_buf);
+	rec->send_buf = NULL;
+	if (rec_stale(pr))
+		return;
+	if (rc == 0 && (hdr->type != FRAME_T_PG_NOTIFY || n->status != TESSERA__STATUS__STATUS_OK))
+		rc = hdr->type != FRAME_T_PG_NOTIFY ? -EBADMSG : frame_status_to_errno(n->status);
+	if (rc < 0) {
+		rec_fail(pr, "pushing log entries", rc);
+		return;
+	}
+	rt_info(RT_SS_OSD, "PG " DF_PGID ": " DF_OSD " recovered in the background: %" PRIu64
+			   " objects in %" PRIu64 " ms",
+		pr->pg->pool, pr->pg->seed, rec->target, rec->recovered,
+		(rt_reactor_now_us(pr->r->r) - rec->started_us) / 1000);
+	rec->busy = false;
+	rec->switching = false;
+	rec_cancel(pr); /* done: the target gets RepOps again */
+	osd_primary_resume(pr->r, pr->pg);
+}
+
+/* Nothing left to push and no mutation skipped the target in flight: push the
+ * log entries after its last_update; mutations wait until it has them. */
+static void
+rec_switch(struct osd_peering *pr)
+{
+	struct osd_recovery *rec = &pr->bg;
+	struct osd_reactor *r = pr->r;
+	struct osd_pg *pg = pr->pg;
+	Tessera__PgNotify n = TESSERA__PG_NOTIFY__INIT;
+	Tessera__PgInfo info = TESSERA__PG_INFO__INIT;
+	Tessera__PgId pid = TESSERA__PG_ID__INIT;
+	Tessera__PgLogEntry *ents = calloc(pg->log.cap, sizeof(*ents));
+	Tessera__PgLogEntry **pents = calloc(pg->log.cap, sizeof(*pents));
+	Tessera__Version *vers = calloc(pg->log.cap, sizeof(*vers));
+	Tessera__ObjectId *oids = calloc(pg->log.cap, sizeof(*oids));
+	struct osd_peer *peer;
+	size_t len;
+	int rc = -ENOMEM;
+
+	if (osd_pglog_tail_version(&pg->log) > rec->last_update && pg->log.n >= pg->log.cap) {
+		/* The log wrapped past the target: it cannot be merged contiguously. */
+		rc = -ERANGE;
+		goto out;
+	}
+	if (!ents || !pents || !vers || !oids)
+		goto out;
+	for (uint32_t i = 0; i < pg->log.cap; i++) {
+		const struct osd_pglog_entry *e = &pg->log.ents[i];
+
+		if (!e->version || e->version <= rec->last_update)
+			continue;
+		tessera__pg_log_entry__init(&ents[n.n_log]);
+		tessera__version__init(&vers[n.n_log]);
+		tessera__object_id__init(&oids[n.n_log]);
+		osd_version_to_pb(e->version, &vers[n.n_log]);
+		oids[n.n_log].pool = e->obj.pool;
+		oids[n.n_log].id = e->obj.oid;
+		ents[n.n_log].version = &vers[n.n_log];
+		ents[n.n_log].oid = &oids[n.n_log];
+		ents[n.n_log].op = (Tessera__OpType)e->op;
+		ents[n.n_log].client_id = e->client_id;
+		ents[n.n_log].client_req_id = e->req_id;
+		ents[n.n_log].result = frame_status_from_errno(e->result);
+		pents[n.n_log] = &ents[n.n_log];
+		n.n_log++;
+	}
+	pid.pool = pg->pool;
+	pid.seed = pg->seed;
+	info.pg = &pid;
+	info.epoch = r->map->epoch;
+	n.info = &info;
+	n.log = pents;
+	len = frame_encoded_size(&n.base);
+	free(rec->send_buf);
+	rec->send_buf = malloc(len);
+	if (!rec->send_buf)
+		goto out;
+	memset(&rec->q, 0, offsetof(struct osd_preq, head));
+	rec->q.tag = ++r->next_tag;
+	rec->q.cb = rec_log_done;
+	rc = rt_msgr_send_prep(&rec->q.send, rec->send_buf, len, FRAME_T_PG_NOTIFY, rec->q.tag, 0,
+			       &n.base, NULL, 0, push_sent);
+	if (rc < 0)
+		goto out;
+	peer = osd_peer_get(r, rec->target, pg->seed);
+	rc = peer ? osd_peer_send(peer, &rec->q) : -EHOSTUNREACH;
+	if (rc == 0) {
+		rec->busy = true;
+		rec->switching = true;
+		rec->op_gen = rec->gen;
+	}
+out:
+	free(ents);
+	free(pents);
+	free(vers);
+	free(oids);
+	if (rc < 0)
+		rec_fail(pr, "pushing log entries", rc);
+}
+
+static void
+rec_timer_fire(struct rt_timer *t)
+{
+	struct osd_recovery *rec = (struct osd_recovery *)((char *)t - offsetof(struct osd_recovery, timer));
+
+	rec->busy = false;
+	rec_next(pr_of_rec(rec));
+}
+
+static void
+rec_obj_ready(struct osd_opq_ent *e)
+{
+	struct osd_recovery *rec = (struct osd_recovery *)((char *)e - offsetof(struct osd_recovery, qe));
+	struct osd_peering *pr = pr_of_rec(rec);
+
+	if (rec_stale(pr))
+		return;
+	rec->off = 0;
+	rec_read(pr);
+}
+
+/* Next object (or the switch), within the rate budget. */
+static void
+rec_next(struct osd_peering *pr)
+{
+	struct osd_recovery *rec = &pr->bg;
+	struct osd_reactor *r = pr->r;
+	uint64_t now = rt_reactor_now_us(r->r);
+	struct st_obj_id obj;
+
+	if (!rec->active || rec->busy || rec->switching)
+		return;
+	if (!pr->pg->primary || !pr->pg->member || r->stopping) {
+		rec_cancel(pr);
+		return;
+	}
+	if (rec->cur >= rec->n_objs) {
+		if (rec->n_dirty) {
+			struct osd_pr_obj *t = rec->objs;
+			uint32_t cap = rec->cap_objs;
+
+			rec->objs = rec->dirty;
+			rec->n_objs = rec->n_dirty;
+			rec->cap_objs = rec->cap_dirty;
+			rec->cur = 0;
+			rec->dirty = t;
+			rec->cap_dirty = t ? cap : 0;
+			rec->n_dirty = 0;
+		} else if (rec->inflight) {
+			return; /* osd_rec_mutation_done() kicks again */
+		} else {
+			rec_switch(pr);
+			return;
+		}
+	}
+	if (r->osd->conf.recovery_bytes_per_sec && rec->next_us > now) {
+		rec->busy = true;
+		rt_timer_start(r->r, &rec->timer, rec->next_us - now, 0);
+		return;
+	}
+	obj.pool = pr->pg->pool;
+	obj.oid = rec->objs[rec->cur].oid;
+	osd_opq_ent_init(&rec->qe, obj, 0, 0, true);
+	rec->qe.on_ready = rec_obj_ready;
+	rec->in_opq = true;
+	rec->busy = true;
+	rec->op_gen = rec->gen;
+	rec->obj_bytes = 0;
+	if (osd_opq_add(&pr->pg->opq, &rec->qe))
+		rec_obj_ready(&rec->qe);
+}
+
+static void
+rec_chunk_done(struct osd_preq *q, int rc, const struct frame_hdr *hdr, ProtobufCMessage *msg,
+	       const struct iovec *data, int data_cnt)
+{
+	struct osd_recovery *rec = (struct osd_recovery *)((char *)q - offsetof(struct osd_recovery, q));
+	struct osd_peering *pr = pr_of_rec(rec);
+	const Tessera__ObjectPushReply *m = (const Tessera__ObjectPushReply *)msg;
+	uint64_t rate = pr->r->osd->conf.recovery_bytes_per_sec;
+
+	if (rec_stale(pr))
+		return;
+	if (rc == 0 && (hdr->type != FRAME_T_OBJ_PUSH_REPLY ||
+			(m->status != TESSERA__STATUS__STATUS_OK &&
+			 m->status != TESSERA__STATUS__STATUS_ENOENT)))
+		rc = hdr->type != FRAME_T_OBJ_PUSH_REPLY ? -EBADMSG
+							 : frame_status_to_errno(m->status);
+	if (rc < 0) {
+		rec_fail(pr, "pushing an object", rc);
+		return;
+	}
+	if (rec->off) {
+		rec_read(pr); /* the next chunk of the object */
+		return;
+	}
+	/* The object is done. */
+	rec_release_slot(pr);
+	rec->cur++;
+	rec->recovered++;
+	if (rate) {
+		uint64_t now = rt_reactor_now_us(pr->r->r);
+
+		if (rec->next_us < now)
+			rec->next_us = now;
+		rec->next_us += rec->obj_bytes * 1000000 / rate;
+	}
+	rec->busy = false;
+	rec_next(pr);
+}
+
+static void
+rec_read_done(struct st_req *q, int rc)
+{
+	struct osd_peering *pr = q->ctx;
+	struct osd_recovery *rec = &pr->bg;
+	struct osd_reactor *r = pr->r;
+	Tessera__ObjectPush m = TESSERA__OBJECT_PUSH__INIT;
+	Tessera__PgId pid = TESSERA__PG_ID__INIT;
+	Tessera__ObjectId oid = TESSERA__OBJECT_ID__INIT;
+	Tessera__Version v = TESSERA__VERSION__INIT;
+	struct osd_peer *peer;
+	int cnt = 0;
+
+	if (rec_stale(pr))
+		return;
+	if (rc < 0 && rc != -ENOENT) {
+		rec_fail(pr, "reading an object to push", rc);
+		return;
+	}
+	pid.pool = pr->pg->pool;
+	pid.seed = pr->pg->seed;
+	oid.pool = pr->pg->pool;
+	oid.id = rec->objs[rec->cur].oid;
+	osd_version_to_pb(rc == 0 ? q->out_version : rec->objs[rec->cur].version, &v);
+	m.epoch = r->map->epoch;
+	m.pg = &pid;
+	m.oid = &oid;
+	m.version = &v;
+	m.offset = rec->off;
+	if (rc == -ENOENT) {
+		m.delete_ = true;
+		m.last = true;
+		if (m.version->epoch == 0 && m.version->seq == 0)
+			osd_version_to_pb(pr->pg->log.last_version, &v);
+	} else {
+		m.length = q->len_bytes;
+		m.last = rec->off + q->len_bytes >= r->max_object_bytes;
+		rec->q.iov.iov_base = rec->buf;
+		rec->q.iov.iov_len = q->len_bytes;
+		rec->obj_bytes += q->len_bytes;
+		cnt = 1;
+	}
+	rec->off = m.last ? 0 : rec->off + q->len_bytes;
+	memset(&rec->q, 0, offsetof(struct osd_preq, iov));
+	rec->q.tag = ++r->next_tag;
+	rec->q.cb = rec_chunk_done;
+	peer = osd_peer_get(r, rec->target, pr->pg->seed);
+	rc = peer ? rt_msgr_send_prep(&rec->q.send, rec->q.head, sizeof(rec->q.head),
+				      FRAME_T_OBJ_PUSH, rec->q.tag, 0, &m.base,
+				      cnt ? &rec->q.iov : NULL, cnt, push_sent)
+		  : -EHOSTUNREACH;
+	if (rc == 0)
+		rc = osd_peer_send(peer, &rec->q);
+	if (rc < 0)
+		rec_fail(pr, "pushing an object", rc);
+}
+
+static void
+rec_read(struct osd_peering *pr)
+{
+	struct osd_recovery *rec = &pr->bg;
+	struct st_req *q = &rec->sreq;
+	uint64_t len = rec->buf_cap;
+
+	if (rec->off + len > pr->r->max_object_bytes)
+		len = pr->r->max_object_bytes - rec->off;
+	memset(q, 0, offsetof(struct st_req, priv));
+	q->op = ST_OP_READ;
+	q->obj.pool = pr->pg->pool;
+	q->obj.oid = rec->objs[rec->cur].oid;
+	q->offset_bytes = rec->off;
+	q->len_bytes = len;
+	q->buf = rec->buf;
+	q->cb = rec_read_done;
+	q->ctx = pr;
+	if (st_submit(pr->r->st, q) < 0)
+		rec_fail(pr, "reading an object to push", -EIO);
+}
+
+/* Peering chose target t for background recovery: take its object list. */
+static int
+rec_begin(struct osd_peering *pr, const struct osd_pr_member *t)
+{
+	struct osd_recovery *rec = &pr->bg;
+
+	if (!rec->buf) {
+		rec->buf_cap = pr->r->buf_bytes;
+		rec->buf = aligned_alloc(4096, rec->buf_cap);
+		if (!rec->buf)
+			return -ENOMEM;
+	}
+	if (objs_from_log(pr, pr->pg->log.ents, pr->pg->log.cap, t->last_update) < 0)
+		return -ENOMEM;
+	rt_timer_init(&rec->timer, rec_timer_fire);
+	rec->objs = pr->objs;
+	rec->n_objs = pr->n_objs;
+	rec->cap_objs = pr->objs ? pr->n_objs : 0;
+	rec->cur = 0;
+	pr->objs = NULL;
+	pr->n_objs = pr->cur = 0;
+	rec->target = t->osd_id;
+	rec->last_update = t->last_update;
+	rec->recovered = 0;
+	rec->next_us = 0;
+	rec->started_us = rt_reactor_now_us(pr->r->r);
+	rec->active = true;
+	rt_info(RT_SS_OSD, "PG " DF_PGID ": " DF_OSD " is behind (%" PRIx64 " < %" PRIx64
+			   "): recovering it in the background (%u objects)",
+		pr->pg->pool, pr->pg->seed, t->osd_id, t->last_update, pr->pg->log.last_version,
+		rec->n_objs);
+	return 0;
+}
+
+bool
+osd_rec_skips(const struct osd_pg *pg, uint32_t osd_id)
+{
+	return pg->pr && pg->pr->bg.active && pg->pr->bg.target == osd_id;
+}
+
+bool
+osd_rec_switching(const struct osd_pg *pg)
+{
+	return pg->pr && pg->pr->bg.switching;
+}
+
+void
+osd_rec_mutation_begin(struct osd_pg *pg)
+{
+	pg->pr->bg.inflight++;
+}
+
+void
+osd_rec_mutation_done(struct osd_pg *pg, struct st_obj_id obj)
+{
+	struct osd_peering *pr = pg->pr;
+	struct osd_recovery *rec;
+
+	if (!pr)
+		return;
+	rec = &pr->bg;
+	if (rec->inflight)
+		rec->inflight--;
+	if (rec->active) {
+		uint32_t i;
+
+		for (i = 0; i < rec->n_dirty; i++)
+			if (rec->dirty[i].oid == obj.oid)
+				break;
+		if (i == rec->n_dirty) {
+			if (rec->n_dirty == rec->cap_dirty) {
+				uint32_t cap = rec->cap_dirty ? rec->cap_dirty * 2 : 64;
+				struct osd_pr_obj *d = realloc(rec->dirty, cap * sizeof(*d));
+
+				if (!d) {
+					rec_fail(pr, "out of memory", -ENOMEM);
+					return;
+				}
+				rec->dirty = d;
+				rec->cap_dirty = cap;
+			}
+			rec->dirty[rec->n_dirty].oid = obj.oid;
+			rec->dirty[rec->n_dirty].version = 0;
+			rec->n_dirty++;
+		}
+	}
+	if (rec->inflight == 0 && (rec->active || pr->wait_rec))
+		rec_kick(pr);
+}
+
 /* ---- entry points (primary) ------------------------------------------------------------ */
 
 void
@@ -1234,6 +1795,7 @@ osd_peering_start(struct osd_reactor *r, struct osd_pg *pg)
 		rt_timer_init(&pr->timer, pr_retry_fire);
 		pg->pr = pr;
 	}
+	rec_cancel(pr);
 	if (pr->busy) {
 		pr->restart = true; /* after the step in flight */
 		return;
@@ -1251,6 +1813,11 @@ osd_peering_free(struct osd_reactor *r, struct osd_pg *pg)
 	if (rt_timer_is_armed(&pr->timer))
 		rt_timer_stop(r->r, &pr->timer);
 	pr_reset(pr);
+	rec_cancel(pr);
+	if (rt_timer_is_armed(&pr->bg.timer))
+		rt_timer_stop(r->r, &pr->bg.timer);
+	free(pr->bg.buf);
+	free(pr->bg.send_buf);
 	free(pr->buf);
 	free(pr);
 	pg->pr = NULL;

@@ -265,6 +265,10 @@ mutation_finish(struct osd_op *op)
 			r->stats.write_bytes += op->len;
 	}
 	op->pg->writes++;
+	if (op->rec_skip) {
+		op->rec_skip = false;
+		osd_rec_mutation_done(op->pg, op->obj);
+	}
 	osd_op_reply(op, rc);
 }
 
@@ -447,7 +451,8 @@ up_members(struct osd_reactor *r, const struct osd_pg *pg)
 	for (uint32_t i = 0; i < pg->n_acting; i++) {
 		const struct mon_osd *o = osd_map_osd(r->map, pg->acting[i]);
 
-		if (o && o->up)
+		/* A member recovered in the background gets no RepOps: not counted. */
+		if (o && o->up && !osd_rec_skips(pg, pg->acting[i]))
 			up++;
 	}
 	return up;
@@ -486,6 +491,11 @@ mutation_start(struct osd_op *op)
 		wait_for_members(op);
 		return;
 	}
+	if (osd_rec_switching(pg)) {
+		/* The final log push of a background recovery is in flight. */
+		wait_for_members(op);
+		return;
+	}
 	if (rt_timer_is_armed(&op->timer))
 		rt_timer_stop(r->r, &op->timer);
 	op->version = next_version(r, pg);
@@ -520,6 +530,14 @@ mutation_start(struct osd_op *op)
 
 		if (pg->acting[i] == self || !o || !o->up)
 			continue;
+		if (osd_rec_skips(pg, pg->acting[i])) {
+			/* Recovered in the background: pushed again once this op is done. */
+			if (!op->rec_skip) {
+				op->rec_skip = true;
+				osd_rec_mutation_begin(pg);
+			}
+			continue;
+		}
 		rc = rep_send(op, pg->acting[i]);
 		if (rc < 0) {
 			if (op->rep_rc == 0)

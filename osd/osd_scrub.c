@@ -146,7 +146,7 @@ scrub_can_go(const struct osd_scrub *sc)
 	const struct osd_reactor *r = sc->r;
 
 	return !r->stopping && sc->pg->primary && sc->pg->member && osd_pg_is_active(sc->pg) &&
-	       r->map;
+	       !osd_pg_peering_state(sc->pg) /* not while recovering */ && r->map;
 }
 
 static void
@@ -893,7 +893,8 @@ bg_pick(struct osd_reactor *r)
 		for (struct osd_pg *pg = r->pgs[b]; pg; pg = pg->hnext) {
 			uint64_t t;
 
-			if (!pg->primary || !pg->member || !osd_pg_is_active(pg))
+			if (!pg->primary || !pg->member || !osd_pg_is_active(pg) ||
+			    osd_pg_peering_state(pg))
 				continue;
 			if (pg->sc && pg->sc->running)
 				continue;
@@ -1039,7 +1040,7 @@ osd_scrub_pg_recv(struct osd_conn *oc, const struct frame_hdr *hdr, const Tesser
 		pg = osd_pg_find(r, m->pg->pool, m->pg->seed);
 		if (!pg || !pg->member || !pg->primary)
 			rc = -RT_ENOTPRIMARY;
-		else if (!osd_pg_is_active(pg))
+		else if (!osd_pg_is_active(pg) || osd_pg_peering_state(pg))
 			rc = -EAGAIN;
 	}
 	if (rc == 0) {

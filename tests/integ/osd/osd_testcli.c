@@ -1110,7 +1110,7 @@ main(int argc, char **argv)
 	if (!strcmp(cmd, "corrupt"))
 		return corrupt_file(device, one_oid, block);
 	if (!strcmp(cmd, "--help") || !g_mon || !*cmd) {
-		printf("usage: tessera-osd-testcli run|resend|verify|members|scrub|corrupt|write-one|bench|rewrite|delete-one|absent|hang-write|resend-hung|check-one|read-one|load|verify-load --mon ADDR [--pool NAME] "
+		printf("usage: tessera-osd-testcli run|resend|verify|members|scrub|corrupt|write-one|oid-in-pg|bench|rewrite|delete-one|absent|hang-write|resend-hung|check-one|read-one|load|verify-load --mon ADDR [--pool NAME] "
 		       "[--objects N] [--state FILE]\n");
 		return !strcmp(cmd, "--help") ? 0 : 2;
 	}
@@ -1345,6 +1345,20 @@ main(int argc, char **argv)
 			expect_status(&r, TESSERA__STATUS__STATUS_ENOENT, "deleted object is absent");
 		}
 		printf("object %" PRIu64 " absent on every member\n", one_oid);
+	} else if (!strcmp(cmd, "oid-in-pg")) {
+		/* The first object id >= --oid of PG --pg (a seed): printed alone. */
+		uint32_t seed = 0;
+
+		if (only_pg < 0)
+			fail("oid-in-pg needs --pg");
+		for (uint64_t k = 0; k < 1000000; k++) {
+			pg_of(one_oid + k, &seed);
+			if (seed == (uint32_t)only_pg) {
+				printf("%" PRIu64 "\n", one_oid + k);
+				return 0;
+			}
+		}
+		fail("no object of PG %lld found", (long long)only_pg);
 	} else if (!strcmp(cmd, "members")) {
 		uint32_t seed;
 		const struct mon_pg *pg = pg_of(one_oid, &seed);

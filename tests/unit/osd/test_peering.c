@@ -46,6 +46,10 @@ void
 osd_op_put(struct osd_op *op)
 {
 }
+void
+osd_primary_opq_done(struct osd_pg *pg, struct osd_opq_ent *e)
+{
+}
 void *
 osd_buf_get(struct osd_reactor *r)
 {
