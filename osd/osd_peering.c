@@ -993,13 +993,16 @@ push_log_done(struct osd_preq *q, int rc, const struct frame_hdr *hdr, ProtobufC
 	pr_push_next(pr);
 }
 
-/* Send the target the primary's log entries after its last_update. */
-static void
-push_log(struct osd_peering *pr)
+/*
+ * Send osd_id the PG's log entries newer than `since` as a PgNotify. The
+ * encoded frame goes to *send_buf (replacing the old one; owned by the
+ * caller's request), q gets a new tag and cb. Returns 0: cb runs later, as for
+ * osd_peer_send; returns <0: nothing was sent.
+ */
+static int
+send_log_since(struct osd_reactor *r, struct osd_pg *pg, uint32_t osd_id, uint64_t since,
+	       struct osd_preq *q, uint8_t **send_buf, osd_preq_cb cb)
 {
-	struct osd_reactor *r = pr->r;
-	struct osd_pg *pg = pr->pg;
-	struct osd_pr_member *t = &pr->m[pr->target];
 	Tessera__PgNotify n = TESSERA__PG_NOTIFY__INIT;
 	Tessera__PgInfo info = TESSERA__PG_INFO__INIT;
 	Tessera__PgId pid = TESSERA__PG_ID__INIT;
@@ -1016,7 +1019,7 @@ push_log(struct osd_peering *pr)
 	for (uint32_t i = 0; i < pg->log.cap; i++) {
 		const struct osd_pglog_entry *e = &pg->log.ents[i];
 
-		if (!e->version || e->version <= t->last_update)
+		if (!e->version || e->version <= since)
 			continue;
 		tessera__pg_log_entry__init(&ents[n.n_log]);
 		tessera__version__init(&vers[n.n_log]);
@@ -1040,27 +1043,38 @@ push_log(struct osd_peering *pr)
 	n.info = &info;
 	n.log = pents;
 	len = frame_encoded_size(&n.base);
-	free(pr->send_buf);
-	pr->send_buf = malloc(len);
-	if (!pr->send_buf)
+	free(*send_buf);
+	*send_buf = malloc(len);
+	if (!*send_buf)
 		goto out;
-	memset(&pr->q, 0, offsetof(struct osd_preq, head));
-	pr->q.tag = ++r->next_tag;
-	pr->q.cb = push_log_done;
-	rc = rt_msgr_send_prep(&pr->q.send, pr->send_buf, len, FRAME_T_PG_NOTIFY, pr->q.tag, 0,
-			       &n.base, NULL, 0, push_sent);
+	memset(q, 0, offsetof(struct osd_preq, head));
+	q->tag = ++r->next_tag;
+	q->cb = cb;
+	rc = rt_msgr_send_prep(&q->send, *send_buf, len, FRAME_T_PG_NOTIFY, q->tag, 0, &n.base,
+			       NULL, 0, push_sent);
 	if (rc < 0)
 		goto out;
-	peer = osd_peer_get(r, t->osd_id, pg->seed);
-	rc = peer ? osd_peer_send(peer, &pr->q) : -EHOSTUNREACH;
-	if (rc == 0)
-		pr->busy = true;
+	peer = osd_peer_get(r, osd_id, pg->seed);
+	rc = peer ? osd_peer_send(peer, q) : -EHOSTUNREACH;
 out:
 	free(ents);
 	free(pents);
 	free(vers);
 	free(oids);
-	if (rc < 0)
+	return rc;
+}
+
+/* Send the target the primary's log entries after its last_update. */
+static void
+push_log(struct osd_peering *pr)
+{
+	struct osd_pr_member *t = &pr->m[pr->target];
+	int rc = send_log_since(pr->r, pr->pg, t->osd_id, t->last_update, &pr->q, &pr->send_buf,
+				push_log_done);
+
+	if (rc == 0)
+		pr->busy = true;
+	else
 		pr_retry_later(pr, "pushing log entries", rc);
 }
 
@@ -1422,78 +1436,23 @@ static void
 rec_switch(struct osd_peering *pr)
 {
 	struct osd_recovery *rec = &pr->bg;
-	struct osd_reactor *r = pr->r;
 	struct osd_pg *pg = pr->pg;
-	Tessera__PgNotify n = TESSERA__PG_NOTIFY__INIT;
-	Tessera__PgInfo info = TESSERA__PG_INFO__INIT;
-	Tessera__PgId pid = TESSERA__PG_ID__INIT;
-	Tessera__PgLogEntry *ents = calloc(pg->log.cap, sizeof(*ents));
-	Tessera__PgLogEntry **pents = calloc(pg->log.cap, sizeof(*pents));
-	Tessera__Version *vers = calloc(pg->log.cap, sizeof(*vers));
-	Tessera__ObjectId *oids = calloc(pg->log.cap, sizeof(*oids));
-	struct osd_peer *peer;
-	size_t len;
-	int rc = -ENOMEM;
+	int rc;
 
 	if (osd_pglog_tail_version(&pg->log) > rec->last_update && pg->log.n >= pg->log.cap) {
 		/* The log wrapped past the target: it cannot be merged contiguously. */
 		rc = -ERANGE;
-		goto out;
+	} else {
+		rc = send_log_since(pr->r, pg, rec->target, rec->last_update, &rec->q,
+				    &rec->send_buf, rec_log_done);
 	}
-	if (!ents || !pents || !vers || !oids)
-		goto out;
-	for (uint32_t i = 0; i < pg->log.cap; i++) {
-		const struct osd_pglog_entry *e = &pg->log.ents[i];
-
-		if (!e->version || e->version <= rec->last_update)
-			continue;
-		tessera__pg_log_entry__init(&ents[n.n_log]);
-		tessera__version__init(&vers[n.n_log]);
-		tessera__object_id__init(&oids[n.n_log]);
-		osd_version_to_pb(e->version, &vers[n.n_log]);
-		oids[n.n_log].pool = e->obj.pool;
-		oids[n.n_log].id = e->obj.oid;
-		ents[n.n_log].version = &vers[n.n_log];
-		ents[n.n_log].oid = &oids[n.n_log];
-		ents[n.n_log].op = (Tessera__OpType)e->op;
-		ents[n.n_log].client_id = e->client_id;
-		ents[n.n_log].client_req_id = e->req_id;
-		ents[n.n_log].result = frame_status_from_errno(e->result);
-		pents[n.n_log] = &ents[n.n_log];
-		n.n_log++;
-	}
-	pid.pool = pg->pool;
-	pid.seed = pg->seed;
-	info.pg = &pid;
-	info.epoch = r->map->epoch;
-	n.info = &info;
-	n.log = pents;
-	len = frame_encoded_size(&n.base);
-	free(rec->send_buf);
-	rec->send_buf = malloc(len);
-	if (!rec->send_buf)
-		goto out;
-	memset(&rec->q, 0, offsetof(struct osd_preq, head));
-	rec->q.tag = ++r->next_tag;
-	rec->q.cb = rec_log_done;
-	rc = rt_msgr_send_prep(&rec->q.send, rec->send_buf, len, FRAME_T_PG_NOTIFY, rec->q.tag, 0,
-			       &n.base, NULL, 0, push_sent);
-	if (rc < 0)
-		goto out;
-	peer = osd_peer_get(r, rec->target, pg->seed);
-	rc = peer ? osd_peer_send(peer, &rec->q) : -EHOSTUNREACH;
-	if (rc == 0) {
-		rec->busy = true;
-		rec->switching = true;
-		rec->op_gen = rec->gen;
-	}
-out:
-	free(ents);
-	free(pents);
-	free(vers);
-	free(oids);
-	if (rc < 0)
+	if (rc < 0) {
 		rec_fail(pr, "pushing log entries", rc);
+		return;
+	}
+	rec->busy = true;
+	rec->switching = true;
+	rec->op_gen = rec->gen;
 }
 
 static void
