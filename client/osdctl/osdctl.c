@@ -46,6 +46,7 @@ struct osdctl_conf {
 	int64_t want_id;
 	const char *pg_state;
 	bool mark_down;
+	bool no_repair;
 };
 
 static const char *const formats[] = { "plain", "json", NULL };
@@ -87,6 +88,8 @@ static const struct rt_conf_opt opts[] = {
 	  NULL, "STATE" },
 	{ "mark-down", 0, RT_CONF_BOOL, offsetof(struct osdctl_conf, mark_down), NULL, 0, 0, false,
 	  "debug fake-osd: after the heartbeats, stop cleanly (OsdMarkDown)", NULL, NULL },
+	{ "no-repair", 0, RT_CONF_BOOL, offsetof(struct osdctl_conf, no_repair), NULL, 0, 0, false,
+	  "pg scrub: report inconsistencies without repairing them", NULL, NULL },
 };
 
 static const struct rt_conf_table table = {
@@ -98,7 +101,7 @@ static const struct rt_conf_table table = {
 	.n_opts = sizeof(opts) / sizeof(opts[0]),
 };
 
-enum cmd_kind { K_QUERY, K_CHANGE, K_FAKE_OSD, K_GET_MAP, K_SUBSCRIBE };
+enum cmd_kind { K_QUERY, K_CHANGE, K_FAKE_OSD, K_GET_MAP, K_SUBSCRIBE, K_PG_SCRUB };
 
 struct osdctl_cmd {
 	const char *words;   /* "pool create" */
@@ -128,6 +131,10 @@ static const struct osdctl_cmd cmds[] = {
 	{ "pool rm", "name", "NAME", K_CHANGE, "remove a pool (needs --yes-i-really-mean-it)", false },
 	{ "pg ls", "pool", "[POOL]", K_QUERY, "list PGs with acting sets and states", false },
 	{ "pg map", "pgid", "PGID", K_QUERY, "show one PG (PGID = POOL.SEED, seed in hex)", false },
+	{ "pg scrub", "", "PGID|POOL...", K_PG_SCRUB,
+	  "scrub PGs now on their primaries and report inconsistencies (--no-repair)", false },
+	{ "osd perf", "id", "[ID]", K_QUERY,
+	  "per-reactor ops, bytes, queue depth and latency percentiles of each OSD", false },
 	{ "map", "", "", K_QUERY, "dump the cluster map (--epoch N for an older one)", false },
 	{ "debug fake-osd", "", "", K_FAKE_OSD,
 	  "test helper: boot an OSD (--uuid), send --heartbeats N every --interval, go silent",
@@ -168,6 +175,18 @@ usage_cmd(const struct osdctl_cmd *c, FILE *f)
 			   "  --pg-count P    placement groups (default 64)\n");
 	else if (strcmp(c->words, "pool rm") == 0)
 		fprintf(f, "\n  --yes-i-really-mean-it   required: the pool's data is lost\n");
+	else if (strcmp(c->words, "pg scrub") == 0)
+		fprintf(f, "\n  PGID            POOL.SEED (seed in hex); a pool name scrubs all its PGs\n"
+			   "  --no-repair     report inconsistencies only\n"
+			   "  --timeout D     give up after D in all (default 10s; raise it for big "
+			   "PGs)\n"
+			   "Sent straight to each PG's primary (the map says where); retried while "
+			   "the PG peers.\nExit 0 when every PG was scrubbed (the report says what "
+			   "was found), 1 otherwise.\n");
+	else if (strcmp(c->words, "osd perf") == 0)
+		fprintf(f, "\n  ID              one OSD only (default: every OSD)\n"
+			   "Counters and latency histograms as of the last heartbeat of each OSD "
+			   "(lifetime\npercentiles; rates over the last heartbeat interval).\n");
 	else if (strcmp(c->words, "map") == 0)
 		fprintf(f, "\n  --epoch N       show epoch N (kept for the last 64 epochs)\n");
 	else if (strcmp(c->words, "debug fake-osd") == 0)
@@ -697,6 +716,9 @@ main(int argc, char **argv)
 		rc = run_subscribe(&cl, &cf);
 	else if (c->kind == K_GET_MAP)
 		rc = run_get_map(&cl, &cf);
+	else if (c->kind == K_PG_SCRUB)
+		rc = osdctl_pg_scrub(&cl, cf.format == FMT_JSON, cf.no_repair, &argv[first + used],
+				     argc - first - used);
 	else
 		rc = run_admin(&cl, &cf, c, &argv[first + used], argc - first - used);
 	osdctl_client_fini(&cl);

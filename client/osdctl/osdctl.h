@@ -24,6 +24,7 @@ struct osdctl_client {
 	struct rt_arena arena;
 	struct frame_limits lim;
 	char err[512];
+	bool single_try;    /* osdctl_call: no retry after a failed attempt (OSD targets) */
 };
 
 /* Parse "H:P,H:P". Returns 0 or -EINVAL. */
@@ -48,5 +49,9 @@ int osdctl_send_only(struct osdctl_client *c, uint16_t type, const ProtobufCMess
 int osdctl_recv_any(struct osdctl_client *c, uint16_t *type, ProtobufCMessage **msg);
 
 uint64_t osdctl_now_us(void);
+
+/* osdctl_pg.c: `pg scrub PGID|POOL...` (ScrubPg straight to each PG's primary
+ * reactor). Returns the exit code. */
+int osdctl_pg_scrub(struct osdctl_client *cl, bool json, bool no_repair, char **pos, int n_pos);
 
 #endif

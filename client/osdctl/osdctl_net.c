@@ -339,6 +339,8 @@ next:
 			c->fd = -1;
 		}
 		c->leader[0] = '\0';
+		if (c->single_try)
+			break;
 		c->cur++;
 		if (++attempt % c->n_mons == 0) {
 			/* A full round failed: wait a little (an election may be running). */

@@ -2,7 +2,7 @@
 # Scrub: objects are written with self-describing blocks (--tagged 1). One
 # replica of an object is stopped and a data block of that object is corrupted
 # in its device file behind libstore's back; after its restart a scrub of every
-# PG (ScrubPg to each primary) must report the inconsistency (the replica's read
+# PG (osdctl pg scrub: ScrubPg to each primary) must report the inconsistency (the replica's read
 # fails its CRC) and repair it from the primary, after which every member holds
 # the right data (read directly from each member). Then the same with the
 # primary's copy corrupted: scrub pulls the chunk from a good replica. A final
@@ -45,13 +45,20 @@ osd_num() {
 	done
 	return 1
 }
+# A scrub of every PG of the pool through osdctl (ScrubPg to each primary);
+# the JSON total gives the counts, the human report is checked once too.
+json_num() {
+	grep -o "\"$1\": [0-9]*" | tail -1 | awk '{print $2}'
+}
 scrub_all() {
-	"$CLI" scrub --mon "$MONADDR" --pool rbd | tee "$TSR_DIR/scrub.out" >&2 ||
-		tsr_fail "scrub failed"
-	total=$(grep "^scrub total:" "$TSR_DIR/scrub.out")
-	errors=$(echo "$total" | awk '{print $8}')
-	repaired=$(echo "$total" | awk '{print $10}')
-	unrepaired=$(echo "$total" | awk '{print $12}')
+	"$OSDCTL" -m "$MONADDR" --timeout 60s --format json pg scrub rbd \
+		>"$TSR_DIR/scrub.json" || { cat "$TSR_DIR/scrub.json" >&2; tsr_fail "scrub failed"; }
+	total=$(grep '"total"' "$TSR_DIR/scrub.json")
+	pgs=$(echo "$total" | json_num pgs)
+	errors=$(echo "$total" | json_num inconsistencies)
+	repaired=$(echo "$total" | json_num repaired)
+	unrepaired=$(echo "$total" | json_num unrepaired)
+	[ "$pgs" = 8 ] || tsr_fail "scrub reported $pgs PGs, not 8"
 	tsr_log "scrub: errors=$errors repaired=$repaired unrepaired=$unrepaired"
 }
 # Stop OSD number $1, corrupt block 1 of object $2 in its file, restart it.
@@ -77,6 +84,18 @@ N=24
 
 scrub_all
 [ "$errors" = 0 ] || tsr_fail "a clean cluster scrubbed with $errors errors"
+# The human report: a header, one line per PG, a total; bad arguments are refused.
+"$OSDCTL" -m "$MONADDR" --timeout 30s pg scrub 1.0 1.7 --no-repair >"$TSR_DIR/scrub.txt" ||
+	tsr_fail "pg scrub 1.0 1.7"
+cat "$TSR_DIR/scrub.txt" >&2
+grep -q "^PG .*INCONS" "$TSR_DIR/scrub.txt" || tsr_fail "no header in the scrub report"
+grep -q "^1\.7 .*osd\." "$TSR_DIR/scrub.txt" || tsr_fail "no line for pg 1.7"
+grep -q "^total: 2 pgs scrubbed, .* 0 inconsistencies" "$TSR_DIR/scrub.txt" ||
+	tsr_fail "bad scrub total"
+if "$OSDCTL" -m "$MONADDR" --timeout 5s pg scrub 1.8 2>"$TSR_DIR/scrub.err"; then
+	tsr_fail "pg scrub of a PG that does not exist succeeded"
+fi
+grep -q "neither an existing PGID" "$TSR_DIR/scrub.err" || tsr_fail "no clear error for pg 1.8"
 
 # 1. A replica's copy: reported (CRC error on the replica) and repaired from the primary.
 OID=5
