@@ -27,6 +27,7 @@
 #include "frame.h"
 #include "mon_cmd.h"
 #include "mon_map.h"
+#include "mon_osdperf.h"
 #include "mon_pgstat.h"
 
 #define MON_MAX_PEERS 7
@@ -116,6 +117,7 @@ struct mon {
 	uint32_t n_live;
 	uint32_t cap_live;
 	struct mon_pgstats pgstats; /* PG states from heartbeats (leader only, soft) */
+	struct mon_osdperf osdperf; /* OSD perf counters from heartbeats (leader only, soft) */
 };
 
 /* The one monitor of this process (signal and raft callbacks find it here). */

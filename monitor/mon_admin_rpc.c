@@ -288,6 +288,43 @@ cmd_osd_ls(struct mon *mon, const Tessera__AdminCommand *a, struct admin_out *o)
 	return 0;
 }
 
+/* osd perf [ID]: the perf counters of the last heartbeats (mon_osdperf.h). */
+static int
+cmd_osd_perf(struct mon *mon, const Tessera__AdminCommand *a, struct admin_out *o)
+{
+	const struct mon_map *m = mon->map;
+	const char *id = arg(a, "id");
+	uint64_t now = mon_now_mono_us();
+	long want = -1;
+	char *end;
+
+	if (id && *id) {
+		errno = 0;
+		want = strtol(id, &end, 10);
+		if (errno || *end || want < 0 || want > UINT32_MAX || !mon_map_osd(m, (uint32_t)want)) {
+			snprintf(o->err, sizeof(o->err), "osd '%s' does not exist", id);
+			return -ENOENT;
+		}
+	}
+	mon_json_obj_begin(&o->j, NULL);
+	mon_json_u64(&o->j, "epoch", m->epoch);
+	mon_json_arr_begin(&o->j, "osds");
+	mon_osdperf_text_header(o->text_f);
+	for (uint32_t i = 0; i < m->n_osds; i++) {
+		const struct mon_osd *x = &m->osds[i];
+
+		if (want >= 0 && x->id != (uint32_t)want)
+			continue;
+		mon_osdperf_emit(mon_osdperf_get(&mon->osdperf, x->id), x->id, x->up, now, &o->j,
+				 o->text_f);
+	}
+	mon_json_arr_end(&o->j);
+	mon_json_obj_end(&o->j);
+	fprintf(o->text_f, "OPS, BYTES, ERR and latencies since each OSD started; IOPS over its "
+			   "last heartbeat interval; QD: ops in flight.\n");
+	return 0;
+}
+
 static int
 cmd_osd_tree(struct mon *mon, const Tessera__AdminCommand *a, struct admin_out *o)
 {
@@ -633,6 +670,7 @@ static const struct query_def queries[] = {
 	{ "status", cmd_status },   { "health", cmd_status }, { "mon ls", cmd_mon_ls },
 	{ "osd ls", cmd_osd_ls },   { "osd tree", cmd_osd_tree }, { "pool ls", cmd_pool_ls },
 	{ "pg ls", cmd_pg_ls },     { "pg map", cmd_pg_map },  { "map", cmd_map },
+	{ "osd perf", cmd_osd_perf },
 };
 
 void

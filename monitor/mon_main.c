@@ -405,6 +405,7 @@ main(int argc, char **argv)
 	uv_run(mon->loop, UV_RUN_DEFAULT);
 	free(mon->live);
 	mon_pgstats_fini(&mon->pgstats);
+	mon_osdperf_fini(&mon->osdperf);
 	rt_info(RT_SS_MON, "mon stopped");
 	rt_conf_free(&mon_table, &mon->conf);
 	rt_log_fini();

@@ -23,6 +23,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define MON_PERF_BUCKETS 104
 #define MON_PERF_MAX_REACTORS 64
@@ -113,5 +114,15 @@ int mon_osdperf_update(struct mon_osdperf *s, uint32_t osd_id, uint64_t now_us,
 		       const struct mon_reactor_perf *rs, uint32_t n);
 const struct mon_osdperf_osd *mon_osdperf_get(const struct mon_osdperf *s, uint32_t osd_id);
 void mon_osdperf_forget(struct mon_osdperf *s, uint32_t osd_id);
+
+/*
+ * `osd perf` output for one OSD (o may be NULL: no report yet): JSON object
+ * into j, table lines into text (header with mon_osdperf_text_header).
+ * Percentiles are over the OSD's lifetime, rates over the last interval.
+ */
+struct mon_json;
+void mon_osdperf_text_header(FILE *text);
+void mon_osdperf_emit(const struct mon_osdperf_osd *o, uint32_t osd_id, bool up, uint64_t now_us,
+		      struct mon_json *j, FILE *text);
 
 #endif

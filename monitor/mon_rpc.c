@@ -210,6 +210,54 @@ handle_boot(struct mon_conn *c, const struct frame_hdr *hdr, const Tessera__OsdB
 
 /* ---- heartbeat and failure reports ---------------------------------------- */
 
+/* The per-reactor perf counters of a heartbeat (mon_osdperf.h): soft state too. */
+static void
+heartbeat_perf(struct mon *mon, const Tessera__OsdHeartbeat *h)
+{
+	struct mon_reactor_perf *rs;
+	size_t n = h->n_perf;
+	int rc;
+
+	if (n > MON_PERF_MAX_REACTORS) {
+		rt_warn_rl(RT_SS_MON, DF_OSD " heartbeat: %zu reactors of perf counters, at most %d",
+			   h->osd_id, n, MON_PERF_MAX_REACTORS);
+		return;
+	}
+	rs = calloc(n, sizeof(*rs));
+	if (!rs)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		const Tessera__ReactorPerf *p = h->perf[i];
+
+		if (!p)
+			continue;
+		rs[i].reactor = p->reactor;
+		rs[i].inflight = p->inflight;
+		rs[i].inflight_max = p->inflight_max;
+		for (size_t k = 0; k < p->n_classes; k++) {
+			const Tessera__OpClassPerf *cp = p->classes[k];
+			struct mon_perf_hist *hs = NULL;
+
+			for (uint32_t c = 0; cp && cp->name && c < MON_PERF_NCLASS; c++) {
+				if (strcmp(cp->name, mon_perf_class_names[c]) == 0)
+					hs = &rs[i].cls[c];
+			}
+			if (!hs)
+				continue; /* a class this monitor does not know */
+			hs->ops = cp->ops;
+			hs->bytes = cp->bytes;
+			hs->errors = cp->errors;
+			hs->lat_sum_us = cp->lat_sum_us;
+			for (size_t b = 0; b < cp->n_lat_hist && b < MON_PERF_BUCKETS; b++)
+				hs->b[b] = cp->lat_hist[b];
+		}
+	}
+	rc = mon_osdperf_update(&mon->osdperf, h->osd_id, mon_now_mono_us(), rs, (uint32_t)n);
+	if (rc < 0)
+		rt_debug(RT_SS_MON, DF_OSD " heartbeat perf counters: " DF_RC, h->osd_id, DP_RC(rc));
+	free(rs);
+}
+
 static void
 handle_heartbeat(struct mon_conn *c, const struct frame_hdr *hdr, const Tessera__OsdHeartbeat *h)
 {
@@ -253,6 +301,8 @@ handle_heartbeat(struct mon_conn *c, const struct frame_hdr *hdr, const Tessera_
 	if (ignored)
 		rt_debug(RT_SS_MON, DF_OSD " heartbeat at " DF_EPOCH ": %u of %zu pg states ignored",
 			 h->osd_id, DP_EPOCH(h->epoch), ignored, h->n_pgs);
+	if (h->n_perf)
+		heartbeat_perf(mon, h);
 	send_reply(c, hdr->tag, 0, NULL);
 }
 

@@ -32,6 +32,7 @@
 #include "common.pb-c.h"
 #include "frame.h"
 #include "mon_map.h"
+#include "mon_osdperf.h"
 #include "osd.pb-c.h"
 #include "osd_ondisk.h"
 #include "osd_opq.h"
@@ -147,6 +148,9 @@ struct osd_rstats {
 	uint64_t dups, stale, notprimary, einval, eagain, errors;
 	uint64_t conns_accepted, conns_bad;
 	uint64_t scrubs, scrub_objects, scrub_errors, scrub_repaired;
+	/* Per op class (enum mon_perf_class): answered ops, bytes, latency histogram
+	 * from the op's arrival to its reply (osd_perf_record). */
+	struct mon_perf_hist lat[MON_PERF_NCLASS];
 };
 
 /* One PG's line in a heartbeat. */
@@ -178,6 +182,7 @@ struct osd_reactor {
 	struct rt_mempool *buf_pool;
 	size_t buf_bytes;
 	uint32_t n_ops; /* ops allocated */
+	uint32_t n_ops_max; /* peak of n_ops since the last heartbeat collection */
 	struct osd_op *bufwait_head, *bufwait_tail; /* reads waiting for a buffer */
 	uint64_t next_tag;
 	struct osd_peer *peers;
@@ -201,6 +206,7 @@ struct osd_reactor {
 	/* Heartbeat stats: filled on request, read by the control thread after. */
 	struct rt_msg hb_req_msg, hb_done_msg;
 	struct osd_rstats hb_stats;
+	uint32_t hb_inflight, hb_inflight_max;
 	struct st_statfs hb_statfs;
 	struct osd_hb_pg *hb_pgs;
 	uint32_t hb_n_pgs, hb_cap_pgs;
@@ -386,6 +392,8 @@ void osd_conn_reply_busy(struct osd_conn *oc, uint16_t req_type, uint64_t tag, u
 /* Apply op's mutation to the local store (op->sreq). Takes a reference. Returns 0 or -errno. */
 int osd_op_submit_local(struct osd_op *op, st_req_cb cb);
 bool osd_op_is_mutation(uint32_t type);
+/* Count op (answered now with rc) in its class's counters and latency histogram. */
+void osd_perf_record(struct osd_op *op, int rc);
 /* Validate offset/length/data of an object op. Returns 0 or -EINVAL/-ERANGE. */
 int osd_op_check_range(const struct osd_op *op);
 

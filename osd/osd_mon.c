@@ -186,6 +186,39 @@ osd_ctl_hb_part(void *ctx)
 	}
 	h.pgs = pstats;
 	h.n_pgs = k;
+	/* Per-reactor perf: the protobuf points at the reactors' snapshots. */
+	Tessera__ReactorPerf rp[OSD_MAX_REACTORS], *prp[OSD_MAX_REACTORS];
+	Tessera__OpClassPerf cp[OSD_MAX_REACTORS][MON_PERF_NCLASS];
+	Tessera__OpClassPerf *pcp[OSD_MAX_REACTORS][MON_PERF_NCLASS];
+	for (uint32_t i = 0; i < osd->n_reactors; i++) {
+		struct osd_reactor *r = osd->reactors[i];
+
+		tessera__reactor_perf__init(&rp[i]);
+		rp[i].reactor = i;
+		rp[i].inflight = r->hb_inflight;
+		rp[i].inflight_max = r->hb_inflight_max;
+		for (uint32_t c = 0; c < MON_PERF_NCLASS; c++) {
+			struct mon_perf_hist *hs = &r->hb_stats.lat[c];
+			size_t nb = MON_PERF_BUCKETS;
+
+			while (nb > 0 && hs->b[nb - 1] == 0)
+				nb--;
+			tessera__op_class_perf__init(&cp[i][c]);
+			cp[i][c].name = (char *)mon_perf_class_names[c];
+			cp[i][c].ops = hs->ops;
+			cp[i][c].bytes = hs->bytes;
+			cp[i][c].errors = hs->errors;
+			cp[i][c].lat_sum_us = hs->lat_sum_us;
+			cp[i][c].lat_hist = hs->b;
+			cp[i][c].n_lat_hist = nb;
+			pcp[i][c] = &cp[i][c];
+		}
+		rp[i].classes = pcp[i];
+		rp[i].n_classes = MON_PERF_NCLASS;
+		prp[i] = &rp[i];
+	}
+	h.perf = prp;
+	h.n_perf = osd->n_reactors;
 	osd->hb_tag = ++osd->next_tag;
 	ctl_send(osd, FRAME_T_OSD_HEARTBEAT, osd->hb_tag, &h.base);
 	free(stats);

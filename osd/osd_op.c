@@ -44,6 +44,8 @@ osd_op_alloc(struct osd_reactor *r, struct rt_conn *conn)
 	rt_timer_init(&op->timer, op_timer_noop);
 	op->start_us = rt_reactor_now_us(r->r);
 	r->n_ops++;
+	if (r->n_ops > r->n_ops_max)
+		r->n_ops_max = r->n_ops;
 	return op;
 }
 
@@ -102,6 +104,29 @@ osd_op_put(struct osd_op *op)
 	rt_mempool_put(r->op_pool, op);
 	r->n_ops--;
 	osd_reactor_maybe_stopped(r);
+}
+
+void
+osd_perf_record(struct osd_op *op, int rc)
+{
+	struct osd_reactor *r = op->r;
+	uint64_t now = rt_reactor_now_us(r->r);
+	uint64_t us = now > op->start_us ? now - op->start_us : 0;
+	enum mon_perf_class c;
+	uint64_t bytes = 0;
+
+	if (op->kind == OSD_OP_REPLICA)
+		c = MON_PERF_REPLICA;
+	else if (op->type == TESSERA__OP_TYPE__OP_READ)
+		c = MON_PERF_READ;
+	else if (osd_op_is_mutation(op->type))
+		c = MON_PERF_WRITE;
+	else
+		c = MON_PERF_OTHER;
+	if (op->type == TESSERA__OP_TYPE__OP_READ || op->type == TESSERA__OP_TYPE__OP_WRITE ||
+	    op->type == TESSERA__OP_TYPE__OP_COMPARE_AND_WRITE)
+		bytes = op->len;
+	mon_perf_record(&r->stats.lat[c], us, bytes, rc >= 0);
 }
 
 bool
@@ -204,6 +229,7 @@ osd_op_reply(struct osd_op *op, int rc)
 		return;
 	}
 	op->replied = true;
+	osd_perf_record(op, rc);
 	m.req_id = op->req_id;
 	m.status = frame_status_from_errno(rc);
 	m.epoch = r->map ? r->map->epoch : 0;

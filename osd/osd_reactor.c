@@ -389,6 +389,9 @@ osd_reactor_hb_collect(void *ctx)
 	uint32_t n = 0;
 
 	r->hb_stats = r->stats;
+	r->hb_inflight = r->n_ops;
+	r->hb_inflight_max = r->n_ops_max;
+	r->n_ops_max = r->n_ops;
 	r->hb_epoch = r->map ? r->map->epoch : 0;
 	st_statfs(r->st, &r->hb_statfs);
 	if (r->hb_cap_pgs < r->n_pgs) {

@@ -273,6 +273,7 @@ rep_reply(struct osd_op *op, int rc)
 	m.req_id = op->req_id;
 	m.status = frame_status_from_errno(rc);
 	m.epoch = r->map ? r->map->epoch : 0;
+	osd_perf_record(op, rc);
 	osd_replica_send_reply(op, FRAME_T_REP_OP_REPLY, &m.base, NULL, 0);
 }
 
