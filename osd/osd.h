@@ -148,6 +148,7 @@ struct osd_rstats {
 	uint64_t dups, stale, notprimary, einval, eagain, errors;
 	uint64_t conns_accepted, conns_bad;
 	uint64_t scrubs, scrub_objects, scrub_errors, scrub_repaired;
+	uint64_t stale_pushes; /* ObjectPushes ignored: the object is newer here */
 	/* Per op class (enum mon_perf_class): answered ops, bytes, latency histogram
 	 * from the op's arrival to its reply (osd_perf_record). */
 	struct mon_perf_hist lat[MON_PERF_NCLASS];
@@ -438,7 +439,8 @@ void osd_replica_send_reply(struct osd_op *op, uint16_t type, const ProtobufCMes
 void osd_peering_start(struct osd_reactor *r, struct osd_pg *pg);
 void osd_peering_free(struct osd_reactor *r, struct osd_pg *pg);
 bool osd_pg_is_active(const struct osd_pg *pg);
-/* "peering" / "recovering" while a round runs, else NULL. */
+/* "peering" / "recovering" / "backfilling" while a round runs,
+ * "active+recovering+degraded" during background recovery, else NULL. */
 const char *osd_pg_peering_state(const struct osd_pg *pg);
 /*
  * Background recovery of one member (the "async recovery target"): while it

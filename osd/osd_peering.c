@@ -145,6 +145,7 @@ struct osd_peering {
 	uint32_t n_rlist, cap_rlist;
 	void (*list_then)(struct osd_peering *pr);
 	uint64_t backfills;
+	bool backfilling; /* the current PULL/PUSH works from a listing comparison */
 	uint16_t *diverged; /* our log slots the authoritative log does not have */
 	uint32_t n_diverged, diverged_i;
 	uint64_t recovered;
@@ -213,7 +214,8 @@ osd_pg_peering_state(const struct osd_pg *pg)
 	case PR_PULL:
 	case PR_MERGE:
 	case PR_PUSH:
-		return "recovering";
+		/* Phase 2a: client I/O of the PG waits, so no "active". */
+		return pg->pr->backfilling ? "backfilling" : "recovering";
 	default:
 		return NULL;
 	}
@@ -225,6 +227,7 @@ pr_activate(struct osd_peering *pr)
 	struct osd_pg *pg = pr->pg;
 
 	pr->state = PR_ACTIVE;
+	pr->backfilling = false;
 	if (pr->recovered || pr->backfills)
 		rt_info(RT_SS_OSD, "PG " DF_PGID ": active after peering, %" PRIu64
 				   " objects recovered (%" PRIu64 " backfills) in %" PRIu64 " ms",
@@ -344,6 +347,7 @@ pr_round(struct osd_peering *pr)
 	pr->restart = false;
 	pr->recovered = 0;
 	pr->backfills = 0;
+	pr->backfilling = false;
 	pr->state = PR_QUERY;
 	pr->started_us = rt_reactor_now_us(r->r);
 	pr->n = 0;
@@ -597,6 +601,7 @@ list_start(struct osd_peering *pr, uint32_t member, void (*then)(struct osd_peer
 	pr->n_rlist = 0;
 	pr->list_then = then;
 	pr->backfills++;
+	pr->backfilling = true;
 	list_page(pr, member);
 }
 
@@ -918,6 +923,7 @@ pr_pull_next(struct osd_peering *pr)
 
 	if (pr->cur >= pr->n_objs) {
 		pr->state = PR_MERGE;
+		pr->backfilling = false;
 		pr_merge_next(pr);
 		return;
 	}
@@ -1287,6 +1293,7 @@ pr_push_next(struct osd_peering *pr)
 			return;
 		}
 		/* Objects done: now the log entries; the next target afterwards. */
+		pr->backfilling = false;
 		free(pr->objs);
 		pr->objs = NULL;
 		pr->n_objs = pr->cur = 0;
@@ -1972,6 +1979,23 @@ push_applied(struct st_req *q, int rc)
 	osd_op_put(op);
 }
 
+/*
+ * A push is stale when the object here was written in a newer map epoch than
+ * the one the pusher acted on, and at a newer version than the push: the
+ * pusher (a primary that has since lost the PG, or a background push still in
+ * flight across a map change) cannot know that write, which is newer than
+ * anything it holds. Such a push is acknowledged and ignored, never applied
+ * over newer data. An older version pushed in a newer epoch is applied: that
+ * is peering rolling back an entry this member applied but the authoritative
+ * log lacks (a diverged write), or backfill deleting an object the
+ * authoritative copy no longer has.
+ */
+static bool
+push_is_stale(uint64_t push_epoch, uint64_t push_version, bool have, uint64_t cur_version)
+{
+	return have && push_version < cur_version && push_epoch < osd_version_epoch(cur_version);
+}
+
 void
 osd_member_obj_push(struct osd_conn *oc, const struct frame_hdr *hdr,
 		    const Tessera__ObjectPush *m, const struct iovec *data, int data_cnt)
@@ -2020,6 +2044,20 @@ osd_member_obj_push(struct osd_conn *oc, const struct frame_hdr *hdr,
 		}
 	}
 	if (rc == 0) {
+		struct st_obj_info info;
+		bool have = st_object_stat(r->st, op->obj, &info) == 0;
+
+		if (push_is_stale(m->epoch, q->version, have, have ? info.version : 0)) {
+			rt_log_ratelimited(RT_LOG_INFO, RT_SS_OSD, 10,
+					   "PG " DF_PGID ": ignoring a push of object %" PRIx64
+					   " at %" PRIx64 " (epoch %" PRIu64 "): it is at %" PRIx64,
+					   m->pg->pool, m->pg->seed, op->obj.oid, q->version,
+					   m->epoch, info.version);
+			r->stats.stale_pushes++;
+			op->refs++;
+			push_applied(q, 0);
+			return;
+		}
 		op->refs++;
 		rc = st_submit(r->st, q);
 		if (rc == 0)

@@ -5,7 +5,9 @@
  * to a log (newest version per object), listing comparison for backfill
  * (missing, stale and extra objects), and diverged-entry detection; and, on a
  * real libstore on a temp file, that a member's PgNotify log merge keeps its
- * log contiguous when RepOps and a second merge arrive while it persists.
+ * log contiguous when RepOps and a second merge arrive while it persists; the
+ * states peering reports; and that an ObjectPush older than the member's copy,
+ * sent in an older epoch, is acknowledged and ignored (a rollback is applied).
  */
 #include <check.h>
 #include <unistd.h>
@@ -55,10 +57,18 @@ osd_buf_get(struct osd_reactor *r)
 {
 	return NULL;
 }
+/* ObjectPush replies seen by the stub below. */
+static uint32_t n_push_replies;
+static int push_reply_status;
+
 void
 osd_replica_send_reply(struct osd_op *op, uint16_t type, const ProtobufCMessage *msg,
 		       const struct iovec *data, int data_cnt)
 {
+	if (type == FRAME_T_OBJ_PUSH_REPLY) {
+		n_push_replies++;
+		push_reply_status = ((const Tessera__ObjectPushReply *)msg)->status;
+	}
 }
 
 /* RepOps resumed after a merge: appended as osd_replica.c's rep_apply does. */
@@ -312,6 +322,144 @@ START_TEST(test_merge_orders_repops)
 }
 END_TEST
 
+START_TEST(test_pg_states)
+{
+	struct osd_peering pr;
+	struct osd_pg pg;
+
+	memset(&pr, 0, sizeof(pr));
+	memset(&pg, 0, sizeof(pg));
+	ck_assert_ptr_null(osd_pg_peering_state(&pg));
+	pg.pr = &pr;
+	pr.state = PR_QUERY;
+	ck_assert_str_eq(osd_pg_peering_state(&pg), "peering");
+	pr.state = PR_PUSH;
+	ck_assert_str_eq(osd_pg_peering_state(&pg), "recovering");
+	pr.backfilling = true;
+	ck_assert_str_eq(osd_pg_peering_state(&pg), "backfilling");
+	pr.state = PR_PULL;
+	ck_assert_str_eq(osd_pg_peering_state(&pg), "backfilling");
+	pr.state = PR_ACTIVE;
+	pr.backfilling = false;
+	ck_assert_ptr_null(osd_pg_peering_state(&pg));
+	pr.bg.active = true;
+	ck_assert_str_eq(osd_pg_peering_state(&pg), "active+recovering+degraded");
+}
+END_TEST
+
+/* One ObjectPush of a 4 KiB chunk filled with `fill` (or a delete) through the member path. */
+static int
+push_one(struct osd_reactor *r, struct osd_op *op, uint64_t epoch, uint64_t version, int fill,
+	 bool del)
+{
+	Tessera__ObjectPush m = TESSERA__OBJECT_PUSH__INIT;
+	Tessera__PgId pid = TESSERA__PG_ID__INIT;
+	Tessera__ObjectId oid = TESSERA__OBJECT_ID__INIT;
+	Tessera__Version v = TESSERA__VERSION__INIT;
+	struct frame_hdr hdr;
+	struct osd_conn oc;
+	void *buf = op->buf;
+	uint32_t before = n_push_replies;
+
+	memset(op, 0, sizeof(*op));
+	op->r = r;
+	op->refs = 1;
+	op->buf = buf;
+	memset(buf, fill, 4096);
+	memset(&oc, 0, sizeof(oc));
+	oc.r = r;
+	oc.rx_op = op;
+	memset(&hdr, 0, sizeof(hdr));
+	hdr.type = FRAME_T_OBJ_PUSH;
+	hdr.data_len = del ? 0 : 4096;
+	pid.pool = 1;
+	pid.seed = 3;
+	oid.pool = 1;
+	oid.id = 42;
+	osd_version_to_pb(version, &v);
+	m.epoch = epoch;
+	m.pg = &pid;
+	m.oid = &oid;
+	m.version = &v;
+	m.length = del ? 0 : 4096;
+	m.last = true;
+	m.delete_ = del;
+	osd_member_obj_push(&oc, &hdr, &m, NULL, 0);
+	for (int i = 0; i < 1000 && n_push_replies == before; i++)
+		ck_assert_int_ge(rt_reactor_run_once(r->r, 100000), 0);
+	ck_assert_uint_eq(n_push_replies, before + 1);
+	return push_reply_status;
+}
+
+START_TEST(test_push_version_compare)
+{
+	char path[] = "/tmp/tessera-test-peering.XXXXXX";
+	struct rt_reactor_opts ro;
+	struct rt_reactor *rr = NULL;
+	struct st_store *st = NULL;
+	struct st_opts o;
+	struct osd_reactor r;
+	struct st_obj_info info;
+	struct st_obj_id obj = { .pool = 1, .oid = 42 };
+	static struct osd_op op;
+	int fd = mkstemp(path);
+
+	/* The rule alone. */
+	ck_assert(!push_is_stale(5, osd_version_make(5, 1), false, 0));
+	ck_assert(push_is_stale(6, osd_version_make(6, 9), true, osd_version_make(7, 3)));
+	/* Rollback of a diverged write, a backfill delete: older version, newer epoch. */
+	ck_assert(!push_is_stale(8, osd_version_make(6, 2), true, osd_version_make(7, 3)));
+	ck_assert(!push_is_stale(7, osd_version_make(7, 3), true, osd_version_make(7, 3)));
+	ck_assert(!push_is_stale(7, osd_version_make(7, 4), true, osd_version_make(7, 3)));
+
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	unlink(path);
+	st_opts_init(&o);
+	o.path = path;
+	o.create = true;
+	o.create_size_bytes = 64u << 20;
+	ck_assert_int_eq(st_format(&o), 0);
+	o.create = false;
+	rt_reactor_opts_init(&ro);
+	ck_assert_int_eq(rt_reactor_create(&ro, &rr), 0);
+	ck_assert_int_eq(st_open(&o, rr, &st), 0);
+	memset(&r, 0, sizeof(r));
+	r.r = rr;
+	r.st = st;
+	r.max_object_bytes = 1u << 20;
+	op.buf = aligned_alloc(4096, 4096);
+	ck_assert_ptr_nonnull(op.buf);
+
+	/* Written at (7,3) in epoch 7. */
+	ck_assert_int_eq(push_one(&r, &op, 7, osd_version_make(7, 3), 0x11, false), 0);
+	ck_assert_int_eq(st_object_stat(st, obj, &info), 0);
+	ck_assert_uint_eq(info.version, osd_version_make(7, 3));
+	/* A push from epoch 6 of (6,9): acknowledged, ignored. */
+	ck_assert_int_eq(push_one(&r, &op, 6, osd_version_make(6, 9), 0x22, false), 0);
+	ck_assert_int_eq(st_object_stat(st, obj, &info), 0);
+	ck_assert_uint_eq(info.version, osd_version_make(7, 3));
+	ck_assert_uint_eq(r.stats.stale_pushes, 1);
+	/* A stale delete is ignored too. */
+	ck_assert_int_eq(push_one(&r, &op, 6, osd_version_make(6, 10), 0, true), 0);
+	ck_assert_int_eq(st_object_stat(st, obj, &info), 0);
+	ck_assert_uint_eq(r.stats.stale_pushes, 2);
+	/* A rollback in epoch 8 to (6,2) applies; then a newer write applies. */
+	ck_assert_int_eq(push_one(&r, &op, 8, osd_version_make(6, 2), 0x33, false), 0);
+	ck_assert_int_eq(st_object_stat(st, obj, &info), 0);
+	ck_assert_uint_eq(info.version, osd_version_make(6, 2));
+	ck_assert_int_eq(push_one(&r, &op, 8, osd_version_make(8, 1), 0x44, false), 0);
+	ck_assert_int_eq(st_object_stat(st, obj, &info), 0);
+	ck_assert_uint_eq(info.version, osd_version_make(8, 1));
+	ck_assert_uint_eq(r.stats.stale_pushes, 2);
+
+	free(op.buf);
+	ck_assert_int_eq(st_close(&st), 0);
+	rt_reactor_destroy(&rr);
+	unlink(path);
+}
+END_TEST
+
 static Suite *
 peering_suite(void)
 {
@@ -322,6 +470,8 @@ peering_suite(void)
 	tcase_add_test(tc, test_list_diff);
 	tcase_add_test(tc, test_diverged);
 	tcase_add_test(tc, test_merge_orders_repops);
+	tcase_add_test(tc, test_pg_states);
+	tcase_add_test(tc, test_push_version_compare);
 	suite_add_tcase(s, tc);
 	return s;
 }
