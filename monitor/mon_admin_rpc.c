@@ -80,7 +80,13 @@ send_admin(struct mon_conn *c, uint64_t tag, int rc, const char *msg, const char
 static const struct mon_pgstats *
 pgstats_for(struct mon *mon, const struct mon_map *m)
 {
-	return m == mon->map ? &mon->pgstats : NULL;
+	if (m != mon->map)
+		return NULL;
+	/* The history for "incomplete" (mon_pg_is_incomplete). */
+	mon->pgstats.hist = mon->hist;
+	mon->pgstats.n_hist = MON_HISTORY;
+	mon->pgstats.cur_epoch = m->epoch;
+	return &mon->pgstats;
 }
 
 static void

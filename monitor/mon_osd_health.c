@@ -268,6 +268,9 @@ mon_health_now(struct mon *mon, struct mon_health *h)
 	in.n_mons_quorum = mon_raft_quorum(mon, ids);
 	in.nearfull_ratio = (double)mon->conf.nearfull_pct / 100.0;
 	in.full_ratio = (double)mon->conf.full_pct / 100.0;
+	mon->pgstats.hist = mon->hist;
+	mon->pgstats.n_hist = MON_HISTORY;
+	mon->pgstats.cur_epoch = mon->map->epoch;
 	in.pgstats = &mon->pgstats;
 	in.now_us = mon_now_mono_us();
 	in.pg_max_age_us = mon_pg_report_max_age_us(mon);

@@ -138,6 +138,68 @@ mon_pgstats_report(struct mon_pgstats *s, const struct mon_map *cur, const struc
 	return 0;
 }
 
+static bool
+pg_has(const struct mon_pg *pg, uint32_t id)
+{
+	for (uint32_t i = 0; i < pg->n_acting; i++) {
+		if (pg->acting[i] == id)
+			return true;
+	}
+	return false;
+}
+
+static bool
+pg_same_set(const struct mon_pg *a, const struct mon_pg *b)
+{
+	if (a->n_acting != b->n_acting)
+		return false;
+	for (uint32_t i = 0; i < a->n_acting; i++) {
+		if (!pg_has(b, a->acting[i]))
+			return false;
+	}
+	return true;
+}
+
+bool
+mon_pg_is_incomplete(const struct mon_pgstats *s, const struct mon_pool *pool, uint32_t seed)
+{
+	const struct mon_pg *cur = &pool->pgs[seed];
+	uint64_t want = s ? s->cur_epoch : 0;
+	bool in_current = true;
+
+	if (!s || !s->hist || cur->n_acting == 0)
+		return false;
+	/* Newest first; each step must be the epoch just before (no gaps). */
+	for (uint32_t step = 0; step < s->n_hist && want > 1; step++) {
+		const struct mon_map *m = NULL;
+		const struct mon_pool *p;
+		const struct mon_pg *pg;
+
+		want--;
+		for (uint32_t i = 0; i < s->n_hist && !m; i++) {
+			if (s->hist[i] && s->hist[i]->epoch == want)
+				m = s->hist[i];
+		}
+		if (!m)
+			return false;
+		p = mon_map_pool(m, pool->id);
+		if (!p || !p->pgs || p->pg_count != pool->pg_count)
+			return false;
+		pg = &p->pgs[seed];
+		if (in_current && pg_same_set(pg, cur))
+			continue;
+		in_current = false;
+		if (pg->n_acting > 0 && pg->n_acting >= p->min_size) {
+			for (uint32_t i = 0; i < pg->n_acting; i++) {
+				if (pg_has(cur, pg->acting[i]))
+					return false;
+			}
+			return true;
+		}
+	}
+	return false;
+}
+
 const char *
 mon_pgstats_state(const struct mon_pgstats *s, const struct mon_pool *pool, uint32_t seed,
 		  uint64_t now_us, uint64_t max_age_us, bool *reported)
@@ -149,6 +211,9 @@ mon_pgstats_state(const struct mon_pgstats *s, const struct mon_pool *pool, uint
 
 	if (reported)
 		*reported = false;
+	/* The newest data may be on members that are all gone: the history knows. */
+	if (ms != MON_PG_DOWN && mon_pg_is_incomplete(s, pool, seed))
+		return "incomplete";
 	/* Down or below min_size: the map knows, whatever was reported. */
 	if (!s || ms == MON_PG_DOWN || ms == MON_PG_INACTIVE)
 		return mon_pg_state_name(ms);

@@ -17,7 +17,8 @@
  * would call clean, shows "peering" until its new primary reports (the new
  * members are being brought up to date: the map cannot know). The map's
  * verdict also wins when it says the PG is down or below min_size: those are
- * facts of the map, whatever an OSD last said.
+ * facts of the map, whatever an OSD last said; so is "incomplete", a fact of
+ * the map's history (mon_pg_is_incomplete).
  *
  * None of this goes through Raft (a heartbeat per OSD per second would bloat
  * the log for state that is stale seconds later): after a leader change the
@@ -63,6 +64,14 @@ struct mon_pgstats_pool {
 struct mon_pgstats {
 	struct mon_pgstats_pool *pools;
 	uint32_t n_pools;
+	/*
+	 * Maps older than the current one (any order, NULLs allowed; the
+	 * monitor's history ring) and the current epoch, for "incomplete"
+	 * (mon_pg_is_incomplete). NULL: no history, never incomplete.
+	 */
+	struct mon_map *const *hist;
+	uint32_t n_hist;
+	uint64_t cur_epoch;
 };
 
 void mon_pgstats_init(struct mon_pgstats *s);
@@ -90,6 +99,22 @@ const char *mon_pgstats_state(const struct mon_pgstats *s, const struct mon_pool
 			      uint32_t seed, uint64_t now_us, uint64_t max_age_us, bool *reported);
 
 enum mon_pg_class mon_pg_state_class(const char *state);
+
+/*
+ * Incomplete: the members that may hold the PG's newest data are all gone.
+ * Walking the history back from the current map (whose acting set, the up
+ * members, is `cur`), skip the epochs of the current interval (same acting
+ * set); the first earlier epoch whose acting set had at least min_size
+ * members could have accepted writes that the current members may not have:
+ * if none of its members is in the current acting set, the PG is
+ * incomplete. (The map's acting sets hold up OSDs only.) The walk stops at a
+ * gap in the history, at a change of the pool's pg_count, or where the pool
+ * did not exist; history older than what the monitor keeps is not seen.
+ * Shown as "incomplete" in place of the state the map or a report gives,
+ * except "down" (no member up).
+ */
+bool mon_pg_is_incomplete(const struct mon_pgstats *s, const struct mon_pool *pool,
+			  uint32_t seed);
 
 /* Counts of the states shown for every PG of a map. */
 struct mon_pg_hist {

@@ -5,7 +5,8 @@
 # with kill -9 and osd1 comes back alone. Its copies are stale, and it cannot
 # know it: a read must not return them. Below min_size a read (like a write)
 # waits and fails with STATUS_EPGINACTIVE after --op-timeout; health is
-# HEALTH_ERR. A read waiting when osd2 returns completes with the newest data
+# HEALTH_ERR and every PG incomplete (the monitor's map history shows that the
+# members that could have taken writes since osd1 left are all down). A read waiting when osd2 returns completes with the newest data
 # (peering pulls it from osd2), and once osd3 is back every PG is clean and
 # every member holds the acknowledged writes.
 . "$(dirname "$0")/../lib.sh"
@@ -67,6 +68,12 @@ tsr_wait_for 30 "osd1 booted again" -- boots 1 2
 tsr_wait_for 30 "osd1 up alone" -- osds_up_exact 1
 tsr_wait_for 30 "HEALTH_ERR with PGs below min_size" -- health_inactive
 cat "$TSR_DIR/health" >&2
+# The members that acknowledged the last writes (osd2, osd3) are both gone:
+# every PG is incomplete (from the map history), and health says so.
+n=$("$OSDCTL" -m "$MONADDR" --timeout 2s pg ls --format json | grep -o '"state":"incomplete"' |
+	wc -l)
+tsr_assert_eq "$n" 8 "PGs shown incomplete with only the stale osd1 up"
+grep -q "8 incomplete" "$TSR_DIR/health" || tsr_fail "health does not count the incomplete PGs"
 
 # Alone and stale: neither the stale nor any data; a clear error after the timeout.
 "$CLI" read-one --mon "$MONADDR" --pool rbd --oid 0 --expect 22 ||
@@ -81,6 +88,8 @@ tsr_wait_for 20 "a read waiting for min_size" -- reads_waiting
 start_osd 2
 wait "$bg" || tsr_fail "the waiting read did not return the newest write once osd2 came back"
 tsr_wait_for 30 "osd2 up again" -- osds_up_exact 2
+n=$("$OSDCTL" -m "$MONADDR" --timeout 2s pg ls --format json | grep -c '"incomplete"')
+tsr_assert_eq "$n" 0 "PGs still incomplete with osd2 (which held the newest data) back"
 "$CLI" verify --mon "$MONADDR" --pool rbd --objects 20 --base 2000 --wait 100 ||
 	tsr_fail "an acknowledged write is missing with osd1 and osd2 up"
 

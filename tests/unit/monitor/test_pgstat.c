@@ -366,6 +366,112 @@ START_TEST(test_boot_want_id_zero)
 }
 END_TEST
 
+/* Apply a command and keep the map it replaces in hist[] (a history ring). */
+static void
+step(struct mon_map **m, struct mon_map **hist, uint32_t *n_hist, const char *cmd,
+     const char *k, const char *v)
+{
+	struct mon_map *old = mon_map_clone(*m);
+
+	ck_assert_ptr_nonnull(old);
+	if (strcmp(cmd, "osd down") == 0)
+		ck_assert_int_eq(run(m, cmd, k, v, "now_us", "5", NULL), 0);
+	else
+		ck_assert_int_eq(run(m, cmd, k, v, "host", v, NULL), 0);
+	ck_assert_uint_lt(*n_hist, 16);
+	hist[(*n_hist)++] = old;
+}
+
+static const char *
+state_with_history(struct mon_map *m, struct mon_map **hist, uint32_t n_hist, uint32_t seed)
+{
+	struct mon_pgstats s;
+
+	mon_pgstats_init(&s);
+	s.hist = hist;
+	s.n_hist = n_hist;
+	s.cur_epoch = m->epoch;
+	return mon_pgstats_state(&s, mon_map_pool_by_name(m, "rbd"), seed, 0, AGE, NULL);
+}
+
+START_TEST(test_incomplete)
+{
+	struct mon_map *m = mon_map_create(), *hist[16] = { NULL };
+	uint32_t n_hist = 0;
+	struct mon_pgstats none;
+
+	ck_assert_int_eq(run(&m, "map init", "fsid", "f00d", "now_us", "1", NULL), 0);
+	/* Three OSDs (uuids h0..h2 on hosts h0..h2): every PG on all three. */
+	for (int i = 0; i < 3; i++) {
+		char h[8];
+
+		snprintf(h, sizeof(h), "h%d", i);
+		ck_assert_int_eq(run(&m, "osd boot", "uuid", h, "host", h, NULL), 0);
+	}
+	ck_assert_int_eq(run(&m, "pool create", "name", "rbd", "size", "3", "min_size", "2",
+			     "pg_count", "4", NULL),
+			 0);
+	/* osd.0 down: the others go on (2 of 3, active); then both die. */
+	step(&m, hist, &n_hist, "osd down", "id", "0");
+	ck_assert_str_eq(state_with_history(m, hist, n_hist, 1), "active+undersized+degraded");
+	step(&m, hist, &n_hist, "osd down", "id", "1");
+	ck_assert_str_eq(state_with_history(m, hist, n_hist, 1), "undersized+peered");
+	step(&m, hist, &n_hist, "osd down", "id", "2");
+	ck_assert_str_eq(state_with_history(m, hist, n_hist, 1), "down");
+	/* osd.0 back alone: it missed what 1 and 2 acknowledged. */
+	step(&m, hist, &n_hist, "osd boot", "uuid", "h0");
+	for (uint32_t seed = 0; seed < 4; seed++)
+		ck_assert_str_eq(state_with_history(m, hist, n_hist, seed), "incomplete");
+	/* Without history (older maps, unit callers): the map's own state. */
+	mon_pgstats_init(&none);
+	ck_assert_str_eq(mon_pgstats_state(&none, mon_map_pool_by_name(m, "rbd"), 1, 0, AGE, NULL),
+			 "undersized+peered");
+	/* A gap in the history: unknown, not incomplete. */
+	ck_assert_str_eq(state_with_history(m, hist + 1, n_hist - 1, 1), "incomplete");
+	ck_assert_str_eq(state_with_history(m, hist, n_hist - 1, 1), "undersized+peered");
+	/* osd.1 returns: it held the newest data, the PG can peer again. */
+	step(&m, hist, &n_hist, "osd boot", "uuid", "h1");
+	ck_assert_str_eq(state_with_history(m, hist, n_hist, 1), "active+undersized+degraded");
+	/* Health counts incomplete PGs as unavailable. */
+	{
+		struct mon_map *m2 = mon_map_clone(m), *h2[16] = { NULL };
+		uint32_t n2 = 0;
+		struct mon_pgstats s;
+		struct mon_health_in in = { 0 };
+		struct mon_health h;
+
+		step(&m2, h2, &n2, "osd down", "id", "1");
+		step(&m2, h2, &n2, "osd down", "id", "0");
+		step(&m2, h2, &n2, "osd boot", "uuid", "h2");
+		/* Last active: {0,1}; now only osd.2: incomplete. */
+		mon_pgstats_init(&s);
+		s.hist = h2;
+		s.n_hist = n2;
+		s.cur_epoch = m2->epoch;
+		in.map = m2;
+		in.n_mons = in.n_mons_quorum = 1;
+		in.pgstats = &s;
+		in.pg_max_age_us = AGE;
+		mon_health_compute(&in, &h);
+		ck_assert_int_eq(h.level, MON_HEALTH_ERR);
+		{
+			bool found = false;
+
+			for (uint32_t i = 0; i < h.n_checks; i++)
+				found |= strcmp(h.checks[i].code, "PG_AVAILABILITY") == 0 &&
+					 strstr(h.checks[i].msg, "4 incomplete") != NULL;
+			ck_assert_msg(found, "no PG_AVAILABILITY check naming 4 incomplete PGs");
+		}
+		for (uint32_t i = 0; i < n2; i++)
+			mon_map_destroy(&h2[i]);
+		mon_map_destroy(&m2);
+	}
+	for (uint32_t i = 0; i < n_hist; i++)
+		mon_map_destroy(&hist[i]);
+	mon_map_destroy(&m);
+}
+END_TEST
+
 static Suite *
 pgstat_suite(void)
 {
@@ -378,6 +484,7 @@ pgstat_suite(void)
 	tcase_add_test(tc, test_classes);
 	tcase_add_test(tc, test_health_with_reports);
 	tcase_add_test(tc, test_boot_want_id_zero);
+	tcase_add_test(tc, test_incomplete);
 	suite_add_tcase(s, tc);
 	return s;
 }
