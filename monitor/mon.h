@@ -138,6 +138,21 @@ bool mon_conn_is_open(const struct mon_conn *c);
 /* Subscription state of a connection. */
 void mon_conn_subscribe(struct mon_conn *c, uint64_t have_epoch, bool incremental);
 void mon_conn_set_osd(struct mon_conn *c, uint32_t osd_id);
+/*
+ * Volume watches (VolumeWatch): a client that has a volume open registers a
+ * watch on its connection; the watch goes with the connection. Adding an
+ * existing (vol_id, client_id) pair or removing a missing one is a no-op.
+ * Returns 0, -ENOMEM, -E2BIG (MON_MAX_WATCHES_PER_CONN reached).
+ */
+#define MON_MAX_WATCHES_PER_CONN 65536
+struct mon_watch {
+	uint64_t vol_id;
+	uint64_t client_id;
+};
+int mon_conn_watch(struct mon_conn *c, uint64_t vol_id, uint64_t client_id, bool unwatch);
+/* Watches on a volume over every open connection; *first_client (may be
+ * NULL) is set to one watcher's client id when there is any. */
+uint32_t mon_vol_watchers(struct mon *mon, uint64_t vol_id, uint64_t *first_client);
 /* Push the newest map to subscribers (called after each applied epoch). */
 void mon_net_publish(struct mon *mon, const struct mon_map *old, const struct mon_map *nw);
 

@@ -53,6 +53,11 @@ struct mon_conn {
 	uint64_t sub_epoch;
 	bool is_osd;
 	uint32_t osd_id;
+	/* Volumes the client on this connection has open (VolumeWatch): soft
+	 * state, gone with the connection. */
+	struct mon_watch *watches;
+	uint32_t n_watches;
+	uint32_t cap_watches;
 	char rbuf[65536];
 };
 
@@ -74,6 +79,7 @@ mon_conn_get(struct mon_conn *c)
 static void
 conn_free(struct mon_conn *c)
 {
+	free(c->watches);
 	rt_arena_fini(&c->arena);
 	free(c->msg);
 	free(c);
@@ -113,6 +119,51 @@ mon_conn_set_osd(struct mon_conn *c, uint32_t osd_id)
 {
 	c->is_osd = true;
 	c->osd_id = osd_id;
+}
+
+int
+mon_conn_watch(struct mon_conn *c, uint64_t vol_id, uint64_t client_id, bool unwatch)
+{
+	for (uint32_t i = 0; i < c->n_watches; i++) {
+		if (c->watches[i].vol_id != vol_id || c->watches[i].client_id != client_id)
+			continue;
+		if (unwatch)
+			c->watches[i] = c->watches[--c->n_watches];
+		return 0;
+	}
+	if (unwatch)
+		return 0;
+	if (c->n_watches >= MON_MAX_WATCHES_PER_CONN)
+		return -E2BIG;
+	if (c->n_watches == c->cap_watches) {
+		uint32_t cap = c->cap_watches ? c->cap_watches * 2 : 8;
+		struct mon_watch *w = realloc(c->watches, cap * sizeof(*w));
+
+		if (!w)
+			return -ENOMEM;
+		c->watches = w;
+		c->cap_watches = cap;
+	}
+	c->watches[c->n_watches].vol_id = vol_id;
+	c->watches[c->n_watches].client_id = client_id;
+	c->n_watches++;
+	return 0;
+}
+
+uint32_t
+mon_vol_watchers(struct mon *mon, uint64_t vol_id, uint64_t *first_client)
+{
+	uint32_t n = 0;
+
+	for (struct mon_conn *c = mon->conns; c; c = c->next) {
+		for (uint32_t i = 0; c->open && i < c->n_watches; i++) {
+			if (c->watches[i].vol_id != vol_id)
+				continue;
+			if (n++ == 0 && first_client)
+				*first_client = c->watches[i].client_id;
+		}
+	}
+	return n;
 }
 
 static void

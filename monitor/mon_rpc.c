@@ -19,6 +19,9 @@
 #include "rt_err.h"
 #include "rt_log.h"
 
+/* Volume sizes are multiples of the client's I/O block. */
+#define MON_VOL_BLOCK_SIZE 4096u
+
 /* A request waiting for its Raft entry to apply. */
 struct mon_req {
 	struct mon *mon;
@@ -488,9 +491,13 @@ vol_reply(struct mon_conn *c, uint64_t tag, int rc, const char *msg, const struc
 	Tessera__VolumeInfo vi, **all = NULL;
 	Tessera__Snapshot *snaps = NULL, **psnaps = NULL;
 
+	Tessera__Address la;
+
 	r.status = frame_status_from_errno(rc);
 	r.message = (char *)(msg ? msg : "");
 	r.epoch = mon->map->epoch;
+	if (rc == -RT_ENOTLEADER)
+		fill_leader(mon, &r.leader_id, &r.leader_addr, &la);
 	if (v) {
 		tessera__volume_info__init(&vi);
 		vi.id = v->id;
@@ -593,6 +600,12 @@ handle_volume(struct mon_conn *c, const struct frame_hdr *hdr, ProtobufCMessage 
 	case FRAME_T_VOL_CREATE: {
 		const Tessera__VolumeCreate *v = (const Tessera__VolumeCreate *)msg;
 
+		if (v->size % MON_VOL_BLOCK_SIZE) {
+			vol_reply(c, hdr->tag, -EINVAL, "size must be a multiple of 4096", NULL,
+				  false);
+			return;
+		}
+
 		snprintf(size, sizeof(size), "%" PRIu64, v->size);
 		snprintf(osz, sizeof(osz), "%u", v->object_size ? v->object_size : 4u << 20);
 		snprintf(feat, sizeof(feat), "%" PRIu64, v->features);
@@ -607,17 +620,60 @@ handle_volume(struct mon_conn *c, const struct frame_hdr *hdr, ProtobufCMessage 
 	}
 	case FRAME_T_VOL_RESIZE: {
 		const Tessera__VolumeResize *v = (const Tessera__VolumeResize *)msg;
+		const struct mon_volume *cur = v->name ? mon_map_vol_by_name(mon->map, v->name)
+						       : NULL;
+		const char *vname = v->name;
 
+		if (v->volume_id) {
+			/* By id: a handle keeps resizing its volume across renames. */
+			cur = NULL;
+			for (uint32_t i = 0; i < mon->map->n_vols && !cur; i++)
+				if (mon->map->vols[i].id == v->volume_id)
+					cur = &mon->map->vols[i];
+			if (!cur) {
+				vol_reply(c, hdr->tag, -ENOENT, "no volume with that id", NULL,
+					  false);
+				return;
+			}
+			vname = cur->name;
+		}
+
+		if (v->size % MON_VOL_BLOCK_SIZE) {
+			vol_reply(c, hdr->tag, -EINVAL, "size must be a multiple of 4096", NULL,
+				  false);
+			return;
+		}
+		/* A shrink deletes data: only when the client says so. */
+		if (cur && v->size < cur->size && !v->allow_shrink) {
+			snprintf(err, sizeof(err),
+				 "shrinking volume '%s' from %" PRIu64 " to %" PRIu64
+				 " bytes deletes data: allow_shrink is not set",
+				 cur->name, cur->size, v->size);
+			vol_reply(c, hdr->tag, -EINVAL, err, NULL, false);
+			return;
+		}
 		snprintf(size, sizeof(size), "%" PRIu64, v->size);
 		mon_cmd_init(&cmd, "vol resize");
-		mon_cmd_add(&cmd, "name", v->name);
+		mon_cmd_add(&cmd, "name", vname);
 		mon_cmd_add(&cmd, "size", size);
-		result_name = v->name;
+		result_name = vname;
 		break;
 	}
 	case FRAME_T_VOL_REMOVE: {
 		const Tessera__VolumeRemove *v = (const Tessera__VolumeRemove *)msg;
+		const struct mon_volume *cur = v->name ? mon_map_vol_by_name(mon->map, v->name)
+						       : NULL;
+		uint64_t who = 0;
+		uint32_t n = cur ? mon_vol_watchers(mon, cur->id, &who) : 0;
 
+		/* Open somewhere (a watch): removing it would pull the disk away. */
+		if (n) {
+			snprintf(err, sizeof(err),
+				 "volume '%s' is open by %u client(s) (client %016" PRIx64 ")",
+				 cur->name, n, who);
+			vol_reply(c, hdr->tag, -EBUSY, err, NULL, false);
+			return;
+		}
 		mon_cmd_init(&cmd, "vol rm");
 		mon_cmd_add(&cmd, "name", v->name);
 		break;
@@ -644,6 +700,38 @@ handle_volume(struct mon_conn *c, const struct frame_hdr *hdr, ProtobufCMessage 
 		vol_reply(c, hdr->tag, rc, err, NULL, false);
 		req_free(r);
 	}
+}
+
+/*
+ * VolumeWatch: soft state on the leader's connection (mon_conn_watch), never
+ * through Raft. A watch on a volume id the map does not hold is refused with
+ * STATUS_ENOENT (it was removed between the client's lookup and its watch).
+ */
+static void
+handle_watch(struct mon_conn *c, const struct frame_hdr *hdr, const Tessera__VolumeWatch *w)
+{
+	struct mon *mon = mon__self;
+	bool found = false;
+	char msg[256];
+	int rc;
+
+	if (!mon_raft_is_leader(mon)) {
+		not_leader_msg(mon, msg, sizeof(msg));
+		send_reply(c, hdr->tag, -RT_ENOTLEADER, msg);
+		return;
+	}
+	for (uint32_t i = 0; i < mon->map->n_vols && !found; i++)
+		found = mon->map->vols[i].id == w->volume_id;
+	if (!found && !w->unwatch) {
+		snprintf(msg, sizeof(msg), "no volume with id %" PRIu64, w->volume_id);
+		send_reply(c, hdr->tag, -ENOENT, msg);
+		return;
+	}
+	rc = mon_conn_watch(c, w->volume_id, w->client_id, w->unwatch);
+	if (rc == 0)
+		rt_debug(RT_SS_MON, "client %016" PRIx64 " %s volume %" PRIu64, w->client_id,
+			 w->unwatch ? "unwatches" : "watches", w->volume_id);
+	send_reply(c, hdr->tag, rc, rc < 0 ? rt_strerror(rc) : NULL);
 }
 
 void
@@ -674,6 +762,9 @@ mon_rpc_dispatch(struct mon_conn *c, const struct frame_hdr *hdr, ProtobufCMessa
 	case FRAME_T_VOL_RENAME:
 	case FRAME_T_VOL_GET:
 		handle_volume(c, hdr, msg);
+		break;
+	case FRAME_T_VOL_WATCH:
+		handle_watch(c, hdr, (const Tessera__VolumeWatch *)msg);
 		break;
 	case FRAME_T_PING: {
 		mon_conn_send(c, FRAME_T_PONG, hdr->tag, FRAME_F_REPLY, msg);

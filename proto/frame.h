@@ -85,7 +85,8 @@ enum frame_flags {
 	X(FRAME_T_SCRUB_READ_REPLY, 46, tessera__scrub_read_reply__descriptor, "scrub_read_reply") \
 	X(FRAME_T_SCRUB_PG, 47, tessera__scrub_pg__descriptor, "scrub_pg")                 \
 	X(FRAME_T_SCRUB_PG_REPLY, 48, tessera__scrub_pg_reply__descriptor, "scrub_pg_reply") \
-	X(FRAME_T_OSD_MARK_DOWN, 19, tessera__osd_mark_down__descriptor, "osd_mark_down")
+	X(FRAME_T_OSD_MARK_DOWN, 19, tessera__osd_mark_down__descriptor, "osd_mark_down")  \
+	X(FRAME_T_VOL_WATCH, 49, tessera__volume_watch__descriptor, "vol_watch")
 
 enum frame_type {
 	FRAME_T_NONE = 0,

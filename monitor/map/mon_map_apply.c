@@ -533,8 +533,8 @@ cmd_vol_create(struct mon_map *m, const struct mon_cmd *c, char *err, size_t err
 		return fail(err, err_len, -ENOENT, "pool '%s' does not exist", pool);
 	if (osz < 4096 || osz > (64u << 20) || (osz & (osz - 1)))
 		return fail(err, err_len, -EINVAL, "object_size must be a power of two, 4K..64M");
-	if (size == 0)
-		return fail(err, err_len, -EINVAL, "size must be > 0");
+	/* 0 is a valid size (an empty volume); block alignment is checked by
+	 * the RPC handler, so that entries already in a log still apply. */
 	if (size / osz >= (1ull << 32))
 		return fail(err, err_len, -EFBIG, "volume too big for its object size");
 	v.id = m->next_volume_id++;
@@ -557,8 +557,8 @@ cmd_vol_resize(struct mon_map *m, const struct mon_cmd *c, char *err, size_t err
 		return rc;
 	if ((rc = arg_u64(c, "size", true, 0, &size, err, err_len)) < 0)
 		return rc;
-	if (size == 0)
-		return fail(err, err_len, -EINVAL, "size must be > 0");
+	/* 0 is a valid size (an empty volume); block alignment is checked by
+	 * the RPC handler, so that entries already in a log still apply. */
 	if (size / v->object_size >= (1ull << 32))
 		return fail(err, err_len, -EFBIG, "volume too big for its object size");
 	if (v->size == size)
