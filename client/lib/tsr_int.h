@@ -79,6 +79,18 @@ struct tsr_volume {
 	struct tsr_volume *next;
 	/* I/O side: requests in flight on this handle (all queues). */
 	atomic_uint inflight;
+	/*
+	 * I/O side (added by the control side): the part of inflight that was
+	 * submitted through tsr_queue_*. tsr_volume_close answers -EBUSY while
+	 * it is non-zero (the queue's owner must poll it to completion) and
+	 * waits for inflight to drain otherwise. Left at 0, close just waits.
+	 */
+	atomic_uint queue_inflight;
+	/* Control side (added): fixed while open. */
+	uint64_t features;
+	/* Control side: epoch of the map the handle's size/name came from; maps
+	 * older than this are not compared against it. */
+	uint64_t ctl_epoch;
 	/* I/O side private state (flush bookkeeping ...), owned by tsr_io.c. */
 	void *io_priv;
 };
@@ -129,6 +141,77 @@ int tsr__io_trim(struct tsr_cluster *cl, uint32_t pool, uint64_t vol_id, uint32_
 /* ------------------------------------------- implemented by the control side */
 
 /* Volume handles are created/freed only by tsr_volume_open/close (control). */
+
+/*
+ * Shutdown order (tsr_cluster_shutdown): tsr__io_fini(cl) first (in-flight
+ * I/O completes or fails with -ECANCELED), then tsr__io_volume_close(vol)
+ * for each volume handle still open (inflight is 0 by then), then the
+ * control thread stops and the maps are freed.
+ */
+
+/* --------------------- control side private (tsr_cluster/conf/mon/map/volume) */
+
+struct ProtobufCMessage;
+
+/* Monotonic clock in microseconds. */
+uint64_t tsr__now_us(void);
+
+/* tsr_conf.c: defaults; validation of a mon list ("h:p[,h:p...]"). */
+void tsr__conf_defaults(struct tsr_conf *conf);
+int tsr__conf_mon_check(const char *mon);
+
+/* A volume directory entry as the monitor describes it. */
+struct tsr__vol_rec {
+	uint64_t id;
+	char name[TSR_NAME_MAX + 1];
+	uint32_t pool;
+	uint64_t size;
+	uint32_t object_size;
+	uint64_t features;
+};
+
+/* The answer to a monitor call (tsr__ctl_call). */
+struct tsr__call_res {
+	int rc;              /* the reply's status as 0 / -errno */
+	char msg[256];       /* the monitor's message for errors */
+	uint64_t epoch;      /* map epoch after the change */
+	bool has_vol;
+	struct tsr__vol_rec vol;
+	struct tsr__vol_rec *list; /* VolumeReply.volumes, malloc'd: caller frees */
+	size_t n_list;
+};
+
+/* tsr_mon.c: the control thread and its monitor session. */
+int tsr__ctl_start(struct tsr_cluster *cl);
+void tsr__ctl_stop(struct tsr_cluster *cl);
+/*
+ * Send one request to the leader and wait (at most connect_timeout) for its
+ * reply; leader redirects and reconnections are handled inside. Blocking:
+ * never from the control thread (-EDEADLK). Returns 0 with *res filled (its
+ * rc is the monitor's answer), -ETIMEDOUT, -ENOTCONN, -ENOMEM.
+ */
+int tsr__ctl_call(struct tsr_cluster *cl, uint16_t type, const struct ProtobufCMessage *msg,
+		  struct tsr__call_res *res);
+/* Block until the handle has a map of epoch >= epoch, or deadline_us passes
+ * (-ETIMEDOUT), or the handle stops (-ENOTCONN). */
+int tsr__ctl_wait_map(struct tsr_cluster *cl, uint64_t epoch, uint64_t deadline_us);
+/* Ask for a map >= epoch soon (non-blocking). */
+void tsr__ctl_want(struct tsr_cluster *cl, uint64_t epoch);
+bool tsr__ctl_is_ctl_thread(struct tsr_cluster *cl);
+/* Serialise watch registration with open/close; watch callbacks run under
+ * the callback lock (close waits for a running callback with it). */
+void tsr__ctl_watch_lock(struct tsr_cluster *cl, bool lock);
+void tsr__ctl_cb_lock(struct tsr_cluster *cl, bool lock);
+
+/* tsr_map.c: publish a new map (control thread; takes ownership of m). */
+void tsr__map_publish(struct tsr_cluster *cl, struct mon_map *m);
+/* The volume with id in m, or NULL (m->vols is sorted by id). */
+const struct mon_volume *tsr__map_vol(const struct mon_map *m, uint64_t id);
+
+/* tsr_volume.c: compare open volumes with a new map, run watch callbacks. */
+void tsr__vol_map_changed(struct tsr_cluster *cl, const struct tsr_map *map);
+/* Close every open handle (shutdown; no monitor calls). */
+void tsr__vol_close_all(struct tsr_cluster *cl, bool io_inited);
 
 /* Object id of object index idx of a volume (common.proto: id << 32 | idx). */
 static inline uint64_t
