@@ -50,9 +50,9 @@ struct rt_conn;
 struct rt_listener;
 
 /* Data iovecs per send; more is -EINVAL. */
-#define RT_MSGR_SEND_MAX_IOV 16
+#define RT_MSGR_SEND_MAX_IOV 64
 /* Data iovecs alloc_data may return. */
-#define RT_MSGR_RECV_MAX_IOV 16
+#define RT_MSGR_RECV_MAX_IOV 64
 
 struct rt_msgr_opts {
 	struct frame_limits limits;     /* default frame_limits_init() */

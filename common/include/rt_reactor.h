@@ -71,6 +71,11 @@ struct rt_reactor_opts {
 	unsigned submit_batch; /* submit as soon as this many SQEs are queued, instead of
 				* once per loop iteration (deep queues start sooner);
 				* default 8; 0: once per iteration only */
+	bool notify_fd;        /* client queues: expose a pollable fd (rt_reactor_notify_fd)
+				* that becomes readable when the reactor has work; the ring
+				* runs without DEFER_TASKRUN/SINGLE_ISSUER (any thread may
+				* drive it, one at a time) and the reactor sleeps in ppoll()
+				* on that fd; default false (daemons) */
 };
 
 void rt_reactor_opts_init(struct rt_reactor_opts *opts);
@@ -102,6 +107,14 @@ int rt_reactor_run_once(struct rt_reactor *r, uint64_t timeout_us);
  * current iteration and returns. Safe to call more than once.
  */
 void rt_reactor_stop(struct rt_reactor *r);
+
+/*
+ * Stop a reactor started with rt_reactor_start and join its thread, without
+ * freeing it: afterwards another thread may drive it (rt_reactor_run_once),
+ * e.g. to tear down what lives on it. Returns 0, or -EINVAL if it was not
+ * started. Not from the reactor's own thread.
+ */
+int rt_reactor_join(struct rt_reactor *r);
 
 /*
  * Stop (if running on its own thread), join, and free. In-flight io_uring
@@ -176,6 +189,26 @@ bool rt_timer_is_armed(const struct rt_timer *t);
  */
 void *rt_reactor_alloc(struct rt_reactor *r, size_t len);
 void rt_mem_free(void *p, size_t len);
+
+/*
+ * notify_fd reactors only (rt_reactor_opts.notify_fd).
+ *
+ * rt_reactor_notify_fd: an eventfd registered with the ring (every CQE
+ * increments it) and written by rt_reactor_post when the reactor may sleep.
+ * The owner thread may block on it in its own poll/epoll loop instead of in
+ * rt_reactor_run_once: first drive the reactor until it has nothing to do,
+ * then call rt_reactor_prepare_wait(). From then on any new event (a CQE, a
+ * posted message, the next timer's deadline: an io_uring timeout is armed for
+ * it) makes the fd readable. The fd belongs to the reactor. Returns -1 for a
+ * reactor without notify_fd.
+ *
+ * rt_reactor_prepare_wait: submit what is pending, arm the timer wake-up,
+ * clear the fd and mark the reactor as sleeping. Returns 0 (block on the fd
+ * now), 1 (work is already pending: the fd was made readable, so blocking
+ * returns at once), or -EINVAL (no notify_fd). Owner thread only.
+ */
+int rt_reactor_notify_fd(const struct rt_reactor *r);
+int rt_reactor_prepare_wait(struct rt_reactor *r);
 
 /* Loop statistics, for the OSD's counters and the benchmarks. */
 struct rt_reactor_stats {

@@ -12,7 +12,7 @@
 #include "rt_msgr.h"
 
 /* iovecs per sendmsg: several queued sends go out in one call. */
-#define RT_CONN_TX_IOV 64
+#define RT_CONN_TX_IOV 128
 
 enum rt_conn_state {
 	RT_CONN_CONNECTING, /* outgoing: connect in flight or waiting for a retry */

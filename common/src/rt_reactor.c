@@ -30,6 +30,17 @@
  * whose read is always armed on the ring. So no wake-up is lost and an awake
  * reactor is never sent a syscall's worth of eventfd write.
  *
+ * Notify mode (opts.notify_fd, client queues whose owner thread waits in its
+ * own poll loop): the wake-up eventfd is registered with the ring
+ * (io_uring_register_eventfd: every posted CQE increments it) instead of
+ * being read by it, and the reactor sleeps in ppoll() on it. Posts write it
+ * as above. The ring avoids DEFER_TASKRUN (completions are posted, and the
+ * eventfd signalled, without the owner entering io_uring) and
+ * SINGLE_ISSUER (a client tears down queues of threads that are gone).
+ * rt_reactor_prepare_wait() lets the owner block on the fd itself: it arms
+ * one IORING_OP_TIMEOUT (absolute, CLOCK_MONOTONIC) at the next timer's
+ * deadline, whose CQE wakes the fd like any other.
+ *
  * In-flight accounting: every SQE handed out by rt_reactor_get_sqe() is one
  * operation in flight until its final CQE (one without IORING_CQE_F_MORE).
  * rt_reactor_destroy() cancels everything (IORING_ASYNC_CANCEL_ANY) from the
@@ -40,6 +51,7 @@
 
 #include <errno.h>
 #include <numa.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -84,6 +96,14 @@ struct rt_reactor {
 	struct rt_io efd_io;
 	bool efd_armed;
 	struct rt_io cancel_io;
+
+	/* Notify mode (see above). */
+	bool notify;
+	bool ntmo_armed;	 /* a timeout SQE for the next timer is in flight */
+	uint64_t ntmo_deadline;	 /* its deadline */
+	struct __kernel_timespec ntmo_ts;
+	struct rt_io ntmo_io;
+	struct rt_io ntmo_upd_io;
 
 	/* Cross-thread state. */
 	_Atomic bool sleeping;
@@ -661,6 +681,118 @@ rt__poll_ring(struct rt_reactor *r, bool may_block)
 	return rt__reap(r);
 }
 
+/* ------------------------------------------------------------ notify mode */
+
+static void
+rt__efd_drain(struct rt_reactor *r)
+{
+	uint64_t v;
+	ssize_t n = read(r->efd, &v, sizeof(v));
+
+	(void)n; /* EAGAIN: already zero */
+}
+
+/* Anything the loop would do now (after sleeping was set: Dekker with posters). */
+static bool
+rt__notify_has_work(struct rt_reactor *r)
+{
+	unsigned sq_flags = IO_URING_READ_ONCE(*r->ring.sq.kflags);
+
+	return rt__inbox_maybe_nonempty(r) || io_uring_cq_ready(&r->ring) > 0 ||
+	       (sq_flags & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)) || r->defer_head ||
+	       atomic_load_explicit(&r->stop_req, memory_order_seq_cst) ||
+	       (r->heap_len > 0 && r->heap[0]->deadline_us <= rt_now_us());
+}
+
+static unsigned
+rt__notify_sleep(struct rt_reactor *r, uint64_t wait_us)
+{
+	struct pollfd pfd = { .fd = r->efd, .events = POLLIN };
+	struct timespec ts;
+	int rc;
+
+	if (io_uring_sq_ready(&r->ring) > 0)
+		io_uring_submit(&r->ring);
+	rt__efd_drain(r);
+	atomic_store_explicit(&r->sleeping, true, memory_order_seq_cst);
+	if (rt__notify_has_work(r)) {
+		atomic_store_explicit(&r->sleeping, false, memory_order_relaxed);
+		return rt__poll_ring(r, false);
+	}
+	r->stats.sleeps++;
+	if (wait_us == UINT64_MAX) {
+		rc = ppoll(&pfd, 1, NULL, NULL);
+	} else {
+		ts.tv_sec = (time_t)(wait_us / 1000000u);
+		ts.tv_nsec = (long)(wait_us % 1000000u) * 1000;
+		rc = ppoll(&pfd, 1, &ts, NULL);
+	}
+	if (rc < 0 && errno != EINTR)
+		rt_err_rl(RT_SS_REACTOR, "%s: ppoll: " DF_RC, r->name, DP_RC(-errno));
+	atomic_store_explicit(&r->sleeping, false, memory_order_relaxed);
+	r->now_us = rt_now_us();
+	r->now_fresh = true;
+	return rt__poll_ring(r, false);
+}
+
+static void
+rt__ntmo_done(struct rt_io *io, int32_t res, uint32_t cqe_flags)
+{
+	struct rt_reactor *r = (struct rt_reactor *)((char *)io - offsetof(struct rt_reactor, ntmo_io));
+
+	(void)res;
+	(void)cqe_flags;
+	r->ntmo_armed = false;
+}
+
+int
+rt_reactor_notify_fd(const struct rt_reactor *r)
+{
+	return r->notify ? r->efd : -1;
+}
+
+int
+rt_reactor_prepare_wait(struct rt_reactor *r)
+{
+	struct io_uring_sqe *sqe;
+	uint64_t one = 1;
+	ssize_t n;
+
+	if (!r->notify)
+		return -EINVAL;
+	rt__ring_enable(r);
+	if (r->heap_len > 0 && !r->destroying) {
+		uint64_t dl = r->heap[0]->deadline_us;
+
+		if (!r->ntmo_armed || dl < r->ntmo_deadline) {
+			r->ntmo_ts.tv_sec = (long long)(dl / 1000000u);
+			r->ntmo_ts.tv_nsec = (long long)(dl % 1000000u) * 1000;
+			sqe = rt_reactor_get_sqe(r);
+			if (!r->ntmo_armed) {
+				io_uring_prep_timeout(sqe, &r->ntmo_ts, 0, IORING_TIMEOUT_ABS);
+				rt_io_set(sqe, &r->ntmo_io);
+			} else {
+				io_uring_prep_timeout_update(sqe, &r->ntmo_ts,
+							     (uint64_t)(uintptr_t)&r->ntmo_io,
+							     IORING_TIMEOUT_ABS);
+				rt_io_set(sqe, &r->ntmo_upd_io);
+			}
+			r->ntmo_armed = true;
+			r->ntmo_deadline = dl;
+		}
+	}
+	if (io_uring_sq_ready(&r->ring) > 0)
+		io_uring_submit(&r->ring);
+	rt__efd_drain(r);
+	atomic_store_explicit(&r->sleeping, true, memory_order_seq_cst);
+	if (!rt__notify_has_work(r))
+		return 0;
+	atomic_store_explicit(&r->sleeping, false, memory_order_relaxed);
+	n = write(r->efd, &one, sizeof(one));
+	(void)n;
+	return 1;
+}
+
 /* Block for at most wait_us (UINT64_MAX: until an event). */
 static unsigned
 rt__sleep(struct rt_reactor *r, uint64_t wait_us)
@@ -679,6 +811,8 @@ rt__sleep(struct rt_reactor *r, uint64_t wait_us)
 	if (wait_us == 0)
 		return 0;
 
+	if (r->notify)
+		return rt__notify_sleep(r, wait_us);
 	atomic_store_explicit(&r->sleeping, true, memory_order_seq_cst);
 	if (rt__inbox_maybe_nonempty(r) ||
 	    atomic_load_explicit(&r->stop_req, memory_order_seq_cst)) {
@@ -719,7 +853,9 @@ rt__iterate(struct rt_reactor *r, uint64_t max_wait_us)
 		r->now_fresh = false;
 	else
 		r->now_us = rt_now_us();
-	if (!r->efd_armed && !r->destroying)
+	if (r->notify)
+		atomic_store_explicit(&r->sleeping, false, memory_order_relaxed);
+	else if (!r->efd_armed && !r->destroying)
 		rt__efd_arm(r);
 	n = rt__poll_ring(r, max_wait_us > 0 && !r->defer_head);
 	n += rt__run_timers(r);
@@ -860,10 +996,12 @@ rt__ring_init(struct rt_reactor *r, unsigned entries)
 		[RT_RING_COOP] = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
 		[RT_RING_PLAIN] = 0,
 	};
-	enum rt_ring_mode mode;
+	enum rt_ring_mode mode = rt__ring_mode_wanted();
 	int rc = -EINVAL;
 
-	for (mode = rt__ring_mode_wanted(); mode <= RT_RING_PLAIN; mode++) {
+	if (r->notify && mode == RT_RING_DEFER)
+		mode = RT_RING_COOP;
+	for (; mode <= RT_RING_PLAIN; mode++) {
 		struct io_uring_params p;
 
 		memset(&p, 0, sizeof(p));
@@ -917,6 +1055,9 @@ rt_reactor_create(const struct rt_reactor_opts *opts, struct rt_reactor **out)
 	r->efd = -1;
 	r->efd_io.cb = rt__efd_done;
 	r->cancel_io.cb = rt__noop_io;
+	r->ntmo_io.cb = rt__ntmo_done;
+	r->ntmo_upd_io.cb = rt__noop_io;
+	r->notify = opts->notify_fd;
 	atomic_init(&r->sleeping, false);
 	atomic_init(&r->stop_req, false);
 	atomic_init(&r->destroy_req, false);
@@ -933,6 +1074,13 @@ rt_reactor_create(const struct rt_reactor_opts *opts, struct rt_reactor **out)
 	if (rc < 0)
 		goto out_close_efd;
 	r->ring_ok = true;
+	if (r->notify) {
+		rc = io_uring_register_eventfd(&r->ring, r->efd);
+		if (rc < 0) {
+			io_uring_queue_exit(&r->ring);
+			goto out_close_efd;
+		}
+	}
 	r->now_us = rt_now_us();
 	*out = r;
 	return 0;
@@ -1022,6 +1170,17 @@ rt_reactor_start(struct rt_reactor *r)
 	if (rc != 0)
 		return -rc;
 	r->thread_started = true;
+	return 0;
+}
+
+int
+rt_reactor_join(struct rt_reactor *r)
+{
+	if (!r->thread_started)
+		return -EINVAL;
+	rt_reactor_stop(r);
+	pthread_join(r->thread, NULL);
+	r->thread_started = false;
 	return 0;
 }
 
