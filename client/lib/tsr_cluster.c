@@ -107,7 +107,7 @@ tsr_cluster_create(struct tsr_cluster **out)
 int
 tsr_cluster_connect(struct tsr_cluster *cl)
 {
-	uint64_t deadline, epoch;
+	uint64_t deadline;
 	int rc;
 
 	if (!cl)
@@ -136,16 +136,18 @@ tsr_cluster_connect(struct tsr_cluster *cl)
 		rc = -ETIMEDOUT;
 		goto out_ctl;
 	}
-	epoch = atomic_load(&cl->epoch);
+	/*
+	 * Connected from here on: the I/O side creates its queues under this
+	 * flag, and map changes are forwarded to it (tsr__map_publish) from
+	 * now, so none is missed while it starts.
+	 */
+	atomic_store(&cl->connected, true);
 	rc = tsr__io_init(cl);
 	if (rc < 0) {
+		atomic_store(&cl->connected, false);
 		rt_err(RT_SS_CLIENT, "starting the I/O threads failed: %s (%d)", strerror(-rc), rc);
 		goto out_ctl;
 	}
-	atomic_store(&cl->connected, true);
-	/* A map published while the I/O side started was not forwarded to it. */
-	if (atomic_load(&cl->epoch) != epoch)
-		tsr__io_map_changed(cl);
 	rt_info(RT_SS_CLIENT, "client %016" PRIx64 " connected at map " DF_EPOCH, cl->client_id,
 		DP_EPOCH(atomic_load(&cl->epoch)));
 	return 0;

@@ -91,6 +91,8 @@ struct tsr_volume {
 	/* Control side: epoch of the map the handle's size/name came from; maps
 	 * older than this are not compared against it. */
 	uint64_t ctl_epoch;
+	/* Control side: no watch registered (TESSERA_TEST_SKIP_WATCH, tests). */
+	bool ctl_nowatch;
 	/* I/O side private state (flush bookkeeping ...), owned by tsr_io.c. */
 	void *io_priv;
 };

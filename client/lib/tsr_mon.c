@@ -350,7 +350,7 @@ send_watches(struct tsr_ctl *ctl)
 
 		for (size_t i = 0; i < n && !dup; i++)
 			dup = ids[i] == v->id;
-		if (dup || atomic_load(&v->removed))
+		if (dup || atomic_load(&v->removed) || v->ctl_nowatch)
 			continue;
 		if (n == cap) {
 			size_t nc = cap ? cap * 2 : 16;
