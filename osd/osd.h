@@ -80,6 +80,7 @@ struct osd_conf {
 	uint64_t scrub_interval_us;
 	uint64_t scrub_bytes_per_sec;
 	uint64_t recovery_bytes_per_sec;
+	bool recovery_blocking_pull;
 };
 
 /* An immutable map epoch shared by the control thread and every reactor. */
@@ -149,6 +150,7 @@ struct osd_rstats {
 	uint64_t conns_accepted, conns_bad;
 	uint64_t scrubs, scrub_objects, scrub_errors, scrub_repaired;
 	uint64_t stale_pushes; /* ObjectPushes ignored: the object is newer here */
+	uint64_t bg_pulled, bg_pulled_ondemand; /* objects pulled by a primary after activation */
 	/* Per op class (enum mon_perf_class): answered ops, bytes, latency histogram
 	 * from the op's arrival to its reply (osd_perf_record). */
 	struct mon_perf_hist lat[MON_PERF_NCLASS];
@@ -203,6 +205,7 @@ struct osd_reactor {
 	uint64_t scrub_next_us;
 	uint64_t scrub_start_us;
 	uint32_t scrub_inflight;
+	uint32_t bg_inflight; /* background pull requests and writes in flight (osd_peering.c) */
 
 	/* Heartbeat stats: filled on request, read by the control thread after. */
 	struct rt_msg hb_req_msg, hb_done_msg;
@@ -450,6 +453,12 @@ const char *osd_pg_peering_state(const struct osd_pg *pg);
  * log push is in flight (osd_rec_switching) mutations wait.
  */
 bool osd_rec_skips(const struct osd_pg *pg, uint32_t osd_id);
+/*
+ * The primary is still pulling obj in the background (it was behind): the op
+ * must wait on the PG (osd_primary_resume re-runs it once obj is here). Asks
+ * for obj first.
+ */
+bool osd_rec_obj_missing(struct osd_pg *pg, struct st_obj_id obj);
 bool osd_rec_switching(const struct osd_pg *pg);
 void osd_rec_mutation_begin(struct osd_pg *pg);
 void osd_rec_mutation_done(struct osd_pg *pg, struct st_obj_id obj);

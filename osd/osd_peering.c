@@ -71,6 +71,7 @@ struct osd_pr_member {
 	uint32_t osd_id;
 	bool answered, failed;
 	uint64_t last_update, log_tail;
+	uint64_t raw_update; /* last_update as reported (last_update may be its last_complete) */
 	bool log_complete;
 	struct osd_pglog_entry *log;
 	uint32_t n_log;
@@ -117,6 +118,39 @@ struct osd_recovery {
 	uint8_t *send_buf;
 };
 
+/*
+ * Background pull into a primary that is behind (phase 2b, second slice). When
+ * peering finds that only the primary lacks entries (one member holds the
+ * newest log, every other member too, the logs overlap, nothing diverged), the
+ * primary merges the authoritative log entries first, goes active, and pulls
+ * the objects those entries name from that member in the background, one at a
+ * time, rate-limited like background pushes. Until an object is pulled, every
+ * op on it waits on the PG (bounded by --op-timeout) and asks for it first
+ * (urgent, never rate-limited). No op of a missing object runs, so the pull
+ * writes it without taking its op-queue slot. Intermediate chunks are written
+ * with version 0 and the last one with the object's version, so a crash in
+ * the middle leaves an object whose version is older than its log entry: the
+ * log's "last complete" version (pg_last_complete, PgInfo.last_complete) then
+ * tells the next round what is missing. gen is bumped by a cancel.
+ */
+struct osd_mpull {
+	bool active, busy, deferred, urgent_obj;
+	uint32_t gen, op_gen;
+	uint32_t source; /* OSD id of the member pulled from */
+	struct osd_pr_obj *objs; /* ascending oid */
+	uint8_t *done;
+	uint32_t n, n_left, cur, walk;
+	uint32_t *urgent;
+	uint32_t n_urgent, cap_urgent;
+	uint64_t off, obj_bytes, next_us, recovered, ondemand, started_us;
+	void *buf;
+	size_t buf_cap;
+	struct st_req sreq;
+	struct osd_preq q;
+	struct rt_timer timer;
+	struct rt_msg defer;
+};
+
 struct osd_peering {
 	struct osd_reactor *r;
 	struct osd_pg *pg;
@@ -152,6 +186,8 @@ struct osd_peering {
 	uint8_t *send_buf; /* PgNotify requests (log pushes) */
 	bool wait_rec; /* the push waits for the background recovery to wind down */
 	struct osd_recovery bg;
+	struct osd_mpull mp;
+	bool incomplete; /* the primary lacks entries no up member can supply */
 };
 
 static void pr_round(struct osd_peering *pr);
@@ -162,6 +198,9 @@ static void rec_cancel(struct osd_peering *pr);
 static void rec_kick(struct osd_peering *pr);
 static int rec_begin(struct osd_peering *pr, const struct osd_pr_member *t);
 static void pull_backfill_listed(struct osd_peering *pr);
+static void mp_cancel(struct osd_peering *pr);
+static void mp_kick(struct osd_peering *pr);
+static uint64_t pg_last_complete(struct osd_reactor *r, const struct osd_pg *pg);
 static void push_backfill_listed(struct osd_peering *pr);
 
 static struct osd_peering *
@@ -208,9 +247,9 @@ osd_pg_peering_state(const struct osd_pg *pg)
 		return NULL;
 	switch (pg->pr->state) {
 	case PR_ACTIVE:
-		return pg->pr->bg.active ? "active+recovering+degraded" : NULL;
+		return pg->pr->bg.active || pg->pr->mp.active ? "active+recovering+degraded" : NULL;
 	case PR_QUERY:
-		return "peering";
+		return pg->pr->incomplete ? "incomplete" : "peering";
 	case PR_PULL:
 	case PR_MERGE:
 	case PR_PUSH:
@@ -233,7 +272,13 @@ pr_activate(struct osd_peering *pr)
 				   " objects recovered (%" PRIu64 " backfills) in %" PRIu64 " ms",
 			pg->pool, pg->seed, pr->recovered, pr->backfills,
 			(rt_reactor_now_us(pr->r->r) - pr->started_us) / 1000);
+	pr->incomplete = false;
 	pr_reset(pr);
+	if (pr->mp.n_left) {
+		pr->mp.active = true;
+		pr->mp.started_us = rt_reactor_now_us(pr->r->r);
+		mp_kick(pr);
+	}
 	osd_primary_resume(pr->r, pg);
 	if (pr->bg.active)
 		rec_kick(pr);
@@ -307,6 +352,15 @@ query_done(struct osd_preq *q, int rc, const struct frame_hdr *hdr, ProtobufCMes
 		m->log_tail = in->log_tail ? osd_version_make(in->log_tail->epoch, in->log_tail->seq)
 					   : 0;
 		m->log_complete = n->n_log < in->log_cap || in->log_cap == 0;
+		m->raw_update = m->last_update;
+		if (in->last_complete) {
+			/* Its log runs ahead of its data: behind from there. */
+			uint64_t lc = osd_version_make(in->last_complete->epoch,
+						       in->last_complete->seq);
+
+			if (lc < m->last_update)
+				m->last_update = lc;
+		}
 		m->log = n->n_log ? calloc(n->n_log, sizeof(*m->log)) : NULL;
 		for (size_t i = 0; m->log && i < n->n_log; i++) {
 			const Tessera__PgLogEntry *e = n->log[i];
@@ -691,11 +745,77 @@ pull_backfill_listed(struct osd_peering *pr)
 	pr_pull_next(pr);
 }
 
+/*
+ * Background pull instead of the blocking PULL: only the primary is behind (every
+ * other member is at least at the authoritative member's version), the logs
+ * overlap and nothing of ours diverged. Takes the objects to pull from pr->objs,
+ * keeping only those whose stored version is not the wanted one.
+ */
+static bool
+mp_setup(struct osd_peering *pr, const struct osd_pr_member *a)
+{
+	struct osd_mpull *mp = &pr->mp;
+	uint32_t k = 0;
+
+	if (pr->n_diverged)
+		return false;
+	for (uint32_t i = 0; i < pr->n; i++) {
+		if (pr->m[i].last_update < a->last_update)
+			return false;
+	}
+	if (mp->busy)
+		return false; /* a cancelled chunk still in flight (peering waits for it) */
+	mp_cancel(pr);
+	free(mp->objs);
+	free(mp->done);
+	free(mp->urgent);
+	mp->objs = NULL;
+	mp->done = NULL;
+	mp->urgent = NULL;
+	mp->n = mp->n_left = mp->cur = mp->walk = mp->n_urgent = mp->cap_urgent = 0;
+	mp->off = mp->obj_bytes = mp->next_us = mp->recovered = mp->ondemand = 0;
+	mp->urgent_obj = false;
+	if (!mp->buf) {
+		mp->buf_cap = pr->r->buf_bytes;
+		mp->buf = aligned_alloc(4096, mp->buf_cap);
+		if (!mp->buf)
+			return false;
+	}
+	mp->objs = pr->n_objs ? calloc(pr->n_objs, sizeof(*mp->objs)) : NULL;
+	mp->done = pr->n_objs ? calloc(pr->n_objs, 1) : NULL;
+	if (pr->n_objs && (!mp->objs || !mp->done)) {
+		free(mp->objs);
+		free(mp->done);
+		mp->objs = NULL;
+		mp->done = NULL;
+		return false;
+	}
+	for (uint32_t i = 0; i < pr->n_objs; i++) {
+		struct st_obj_info info;
+		struct st_obj_id obj = { .pool = pr->pg->pool, .oid = pr->objs[i].oid };
+
+		if (st_object_stat(pr->r->st, obj, &info) == 0 && info.version == pr->objs[i].version)
+			continue; /* already right here */
+		mp->objs[k++] = pr->objs[i];
+	}
+	if (k > 1)
+		qsort(mp->objs, k, sizeof(*mp->objs), cmp_obj);
+	mp->n = mp->n_left = k;
+	mp->source = a->osd_id;
+	free(pr->objs);
+	pr->objs = NULL;
+	pr->n_objs = pr->cur = 0;
+	rt_info(RT_SS_OSD, "PG " DF_PGID ": pulling %u objects from " DF_OSD
+			   " in the background after activation",
+		pr->pg->pool, pr->pg->seed, k, a->osd_id);
+	return true;
+}
+
 static void
 pr_decide(struct osd_peering *pr)
 {
 	struct osd_pg *pg = pr->pg;
-	uint64_t best = pg->log.last_version;
+	uint64_t mine, best;
 
 	if (!pr_step_ok(pr))
 		return;
@@ -705,6 +825,10 @@ pr_decide(struct osd_peering *pr)
 			return;
 		}
 	}
+	/* What we hold complete: below our log's head if our log runs ahead of
+	 * our data (a background pull interrupted by a crash). */
+	mine = pg_last_complete(pr->r, pg);
+	best = mine;
 	pr->auth = -1;
 	for (uint32_t i = 0; i < pr->n; i++) {
 		if (pr->m[i].last_update > best) {
@@ -712,9 +836,26 @@ pr_decide(struct osd_peering *pr)
 			pr->auth = (int)i;
 		}
 	}
+	if (pr->auth < 0 && mine < pg->log.last_version) {
+		bool held = false;
+
+		for (uint32_t i = 0; i < pr->n; i++)
+			held |= pr->m[i].raw_update >= pg->log.last_version;
+		if (!held) {
+			/* Our log names data we lack and no member up has it. */
+			if (!pr->incomplete)
+				rt_warn(RT_SS_OSD, "PG " DF_PGID ": incomplete: our log reaches %" PRIx64
+						   " but our data only %" PRIx64 " and no member up "
+						   "holds more; waiting for one",
+					pg->pool, pg->seed, pg->log.last_version, mine);
+			pr->incomplete = true;
+			pr_retry_later(pr, "incomplete", -RT_EPGINACTIVE);
+			return;
+		}
+	}
+	pr->incomplete = false;
 	if (pr->auth >= 0) {
 		struct osd_pr_member *a = &pr->m[pr->auth];
-		uint64_t mine = pg->log.last_version;
 
 		bool backfill = !a->log_complete && mine < a->log_tail;
 
@@ -726,18 +867,24 @@ pr_decide(struct osd_peering *pr)
 			pr_retry_later(pr, "out of memory", -ENOMEM);
 			return;
 		}
-		/* The entries to merge afterwards, oldest first. */
+		/* The entries to merge afterwards, oldest first (not those we hold). */
 		pr->merge = calloc(a->n_log ? a->n_log : 1, sizeof(*pr->merge));
 		if (!pr->merge) {
 			pr_retry_later(pr, "out of memory", -ENOMEM);
 			return;
 		}
 		for (uint32_t i = 0; i < a->n_log; i++)
-			if (a->log[i].version > mine)
+			if (a->log[i].version > pg->log.last_version)
 				pr->merge[pr->n_merge++] = a->log[i];
 		qsort(pr->merge, pr->n_merge, sizeof(*pr->merge), cmp_entry);
 		if (find_diverged(pr, a) < 0) {
 			pr_retry_later(pr, "out of memory", -ENOMEM);
+			return;
+		}
+		if (!backfill && !pr->r->osd->conf.recovery_blocking_pull && mp_setup(pr, a)) {
+			/* The log first; the objects after activation. */
+			pr->state = PR_MERGE;
+			pr_merge_next(pr);
 			return;
 		}
 		pr->state = PR_PULL;
@@ -1742,6 +1889,417 @@ osd_rec_mutation_done(struct osd_pg *pg, struct st_obj_id obj)
 		rec_kick(pr);
 }
 
+/* ---- background pull into a primary that was behind (struct osd_mpull) ----------------- */
+
+/*
+ * The version up to which this OSD's log is applied to its store: for the
+ * newest successful entry of each object in the log, the object must exist at
+ * that version or newer (a delete: must not exist at an older version). The
+ * result is just below the oldest entry of the first object that fails this,
+ * or the log's newest version. Synchronous (the store's index is in memory).
+ */
+/* By object, newest first. */
+static int
+cmp_oid_newest(const void *a, const void *b)
+{
+	const struct osd_pglog_entry *x = a, *y = b;
+
+	if (x->obj.oid != y->obj.oid)
+		return x->obj.oid < y->obj.oid ? -1 : 1;
+	return x->version > y->version ? -1 : x->version < y->version;
+}
+
+static uint64_t
+pg_last_complete(struct osd_reactor *r, const struct osd_pg *pg)
+{
+	const struct osd_pglog *l = &pg->log;
+	struct osd_pglog_entry *e;
+	uint64_t lc = l->last_version;
+	uint32_t n = 0;
+
+	if (!l->n || !r->st)
+		return lc;
+	e = malloc(l->n * sizeof(*e));
+	if (!e)
+		return lc;
+	for (uint32_t i = 0; i < l->cap && n < l->n; i++) {
+		if (l->ents[i].version && l->ents[i].result >= 0)
+			e[n++] = l->ents[i];
+	}
+	if (n > 1)
+		qsort(e, n, sizeof(*e), cmp_oid_newest);
+	for (uint32_t i = 0; i < n;) {
+		struct st_obj_info info;
+		bool have = st_object_stat(r->st, e[i].obj, &info) == 0;
+		bool missing = e[i].op == TESSERA__OP_TYPE__OP_DELETE
+				       ? have && info.version < e[i].version
+				       : !have || info.version < e[i].version;
+		uint32_t j = i;
+
+		while (j < n && e[j].obj.oid == e[i].obj.oid)
+			j++;
+		if (missing) {
+			/* Every entry of it newer than what the store holds is unapplied. */
+			for (uint32_t k = i; k < j; k++) {
+				if ((!have || e[k].version > info.version) && e[k].version - 1 < lc)
+					lc = e[k].version - 1;
+			}
+		}
+		i = j;
+	}
+	free(e);
+	return lc;
+}
+
+static struct osd_peering *
+pr_of_mp(struct osd_mpull *mp)
+{
+	return (struct osd_peering *)((char *)mp - offsetof(struct osd_peering, mp));
+}
+
+static void
+mp_cancel(struct osd_peering *pr)
+{
+	struct osd_mpull *mp = &pr->mp;
+
+	if (!mp->active && !mp->n_left)
+		return;
+	mp->active = false;
+	mp->gen++;
+	if (rt_timer_is_armed(&mp->timer)) {
+		rt_timer_stop(pr->r->r, &mp->timer);
+		mp->busy = false;
+	}
+	free(mp->objs);
+	free(mp->done);
+	free(mp->urgent);
+	mp->objs = NULL;
+	mp->done = NULL;
+	mp->urgent = NULL;
+	mp->n = mp->n_left = mp->n_urgent = mp->cap_urgent = 0;
+}
+
+static int
+mp_find(const struct osd_mpull *mp, uint64_t oid)
+{
+	uint32_t lo = 0, hi = mp->n;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (mp->objs[mid].oid < oid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < mp->n && mp->objs[lo].oid == oid ? (int)lo : -1;
+}
+
+static void mp_next(struct osd_peering *pr);
+
+static void
+mp_deferred(void *ctx)
+{
+	struct osd_peering *pr = ctx;
+
+	pr->mp.deferred = false;
+	mp_next(pr);
+}
+
+static void
+mp_kick(struct osd_peering *pr)
+{
+	if (pr->mp.deferred)
+		return;
+	pr->mp.deferred = true;
+	rt_reactor_defer(pr->r->r, &pr->mp.defer, mp_deferred, pr);
+}
+
+static void
+mp_timer_fire(struct rt_timer *t)
+{
+	struct osd_mpull *mp = (struct osd_mpull *)((char *)t - offsetof(struct osd_mpull, timer));
+
+	mp->busy = false;
+	mp_next(pr_of_mp(mp));
+}
+
+/* A request or write of the pull finished: false if the run was cancelled
+ * meanwhile (then a round that waited for it goes on). */
+static bool
+mp_live(struct osd_peering *pr)
+{
+	struct osd_mpull *mp = &pr->mp;
+	struct osd_reactor *r = pr->r;
+
+	r->bg_inflight--;
+	if (!pr->pg->primary || !pr->pg->member || r->stopping)
+		mp_cancel(pr);
+	if (mp->active && mp->op_gen == mp->gen) {
+		osd_reactor_maybe_stopped(r);
+		return true;
+	}
+	mp->busy = false;
+	if (pr->restart && !pr->busy && !r->stopping)
+		pr_round(pr); /* the round that waited for this chunk */
+	osd_reactor_maybe_stopped(r);
+	return false;
+}
+
+/* The pull failed: stop it and peer again (what is missing stays derivable). */
+static void
+mp_fail(struct osd_peering *pr, const char *why, int rc)
+{
+	rt_warn_rl(RT_SS_OSD, "PG " DF_PGID ": background pull from " DF_OSD ": %s: " DF_RC
+			      "; peering again",
+		   pr->pg->pool, pr->pg->seed, pr->mp.source, why, DP_RC(rc));
+	pr->mp.busy = false;
+	mp_cancel(pr);
+	osd_peering_start(pr->r, pr->pg);
+}
+
+static void mp_pull_chunk(struct osd_peering *pr);
+
+static void
+mp_written(struct st_req *q, int rc)
+{
+	struct osd_peering *pr = q->ctx;
+	struct osd_mpull *mp = &pr->mp;
+	struct osd_reactor *r = pr->r;
+	uint64_t rate = r->osd->conf.recovery_bytes_per_sec;
+
+	if (!mp_live(pr))
+		return;
+	if (rc < 0 && rc != -ENOENT) {
+		mp_fail(pr, "writing a pulled object", rc);
+		return;
+	}
+	if (mp->off) {
+		mp_pull_chunk(pr); /* the next chunk */
+		return;
+	}
+	/* The object is here: the ops waiting for it run again. */
+	mp->done[mp->cur] = 1;
+	mp->n_left--;
+	mp->recovered++;
+	r->stats.bg_pulled++;
+	if (mp->urgent_obj) {
+		mp->ondemand++;
+		r->stats.bg_pulled_ondemand++;
+	} else if (rate) {
+		uint64_t now = rt_reactor_now_us(r->r);
+
+		if (mp->next_us < now)
+			mp->next_us = now;
+		mp->next_us += mp->obj_bytes * 1000000 / rate;
+	}
+	mp->busy = false;
+	osd_primary_resume(r, pr->pg);
+	mp_next(pr);
+}
+
+static void
+mp_pull_done(struct osd_preq *q, int rc, const struct frame_hdr *hdr, ProtobufCMessage *msg,
+	     const struct iovec *data, int data_cnt)
+{
+	struct osd_mpull *mp = (struct osd_mpull *)((char *)q - offsetof(struct osd_mpull, q));
+	struct osd_peering *pr = pr_of_mp(mp);
+	struct osd_reactor *r = pr->r;
+	const Tessera__ObjectPush *m = (const Tessera__ObjectPush *)msg;
+	const struct osd_pr_obj *o;
+	struct st_req *sq = &mp->sreq;
+	bool last;
+
+	if (!mp_live(pr))
+		return;
+	if (rc == 0 && hdr->type != FRAME_T_OBJ_PUSH)
+		rc = -EBADMSG;
+	if (rc == 0 && hdr->data_len && (data_cnt != 1 || data[0].iov_base != mp->buf))
+		rc = -EBADMSG;
+	if (rc == 0 && !m->delete_ && (hdr->data_len == 0 || hdr->data_len % 4096 ||
+				      mp->off + hdr->data_len > r->max_object_bytes))
+		rc = -EBADMSG;
+	if (rc < 0) {
+		mp_fail(pr, "pulling an object", rc);
+		return;
+	}
+	o = &mp->objs[mp->cur];
+	memset(sq, 0, offsetof(struct st_req, priv));
+	sq->obj.pool = pr->pg->pool;
+	sq->obj.oid = o->oid;
+	sq->cb = mp_written;
+	sq->ctx = pr;
+	if (m->delete_) {
+		sq->op = ST_OP_DELETE;
+		sq->version = m->version ? osd_version_make(m->version->epoch, m->version->seq)
+					 : o->version;
+		mp->off = 0;
+	} else {
+		sq->offset_bytes = mp->off;
+		sq->len_bytes = hdr->data_len;
+		if (all_zero(mp->buf, hdr->data_len)) {
+			sq->op = ST_OP_WRITE_ZEROES;
+		} else {
+			sq->op = ST_OP_WRITE;
+			sq->buf = mp->buf;
+		}
+		mp->off += hdr->data_len;
+		mp->obj_bytes += hdr->data_len;
+		last = m->last || mp->off >= r->max_object_bytes;
+		/*
+		 * Only the last chunk carries the object's version: until it is
+		 * written, the object reads as missing (pg_last_complete) after a
+		 * crash, never as complete with a mix of old and new chunks.
+		 */
+		sq->version = !last ? 0
+			      : m->version ? osd_version_make(m->version->epoch, m->version->seq)
+					   : o->version;
+		if (last)
+			mp->off = 0;
+	}
+	mp->busy = true;
+	mp->op_gen = mp->gen;
+	r->bg_inflight++;
+	rc = st_submit(r->st, sq);
+	if (rc < 0) {
+		r->bg_inflight--;
+		mp_fail(pr, "writing a pulled object", rc);
+	}
+}
+
+static void
+mp_pull_chunk(struct osd_peering *pr)
+{
+	struct osd_mpull *mp = &pr->mp;
+	struct osd_reactor *r = pr->r;
+	Tessera__ObjectPull m = TESSERA__OBJECT_PULL__INIT;
+	Tessera__PgId pid = TESSERA__PG_ID__INIT;
+	Tessera__ObjectId oid = TESSERA__OBJECT_ID__INIT;
+	struct osd_peer *peer;
+	int rc;
+
+	memset(&mp->q, 0, offsetof(struct osd_preq, head));
+	mp->q.tag = ++r->next_tag;
+	mp->q.cb = mp_pull_done;
+	mp->q.rx_buf = mp->buf;
+	mp->q.rx_cap = (uint32_t)mp->buf_cap;
+	pid.pool = pr->pg->pool;
+	pid.seed = pr->pg->seed;
+	oid.pool = pr->pg->pool;
+	oid.id = mp->objs[mp->cur].oid;
+	m.epoch = r->map->epoch;
+	m.pg = &pid;
+	m.oid = &oid;
+	m.offset = mp->off;
+	m.length = mp->buf_cap;
+	if (m.offset + m.length > r->max_object_bytes)
+		m.length = r->max_object_bytes - m.offset;
+	peer = osd_peer_get(r, mp->source, pr->pg->seed);
+	rc = peer ? rt_msgr_send_prep(&mp->q.send, mp->q.head, sizeof(mp->q.head),
+				      FRAME_T_OBJ_PULL, mp->q.tag, 0, &m.base, NULL, 0, pull_sent)
+		  : -EHOSTUNREACH;
+	if (rc == 0)
+		rc = osd_peer_send(peer, &mp->q);
+	if (rc < 0) {
+		mp_fail(pr, "sending ObjectPull", rc);
+		return;
+	}
+	mp->busy = true;
+	mp->op_gen = mp->gen;
+	r->bg_inflight++;
+}
+
+/* Next object: one an op waits for, else the next of the walk within the rate budget. */
+static void
+mp_next(struct osd_peering *pr)
+{
+	struct osd_mpull *mp = &pr->mp;
+	struct osd_reactor *r = pr->r;
+	uint64_t now = rt_reactor_now_us(r->r);
+	int idx = -1;
+
+	if (!mp->active || mp->busy)
+		return;
+	if (!pr->pg->primary || !pr->pg->member || r->stopping) {
+		mp_cancel(pr);
+		return;
+	}
+	if (mp->n_left == 0) {
+		rt_info(RT_SS_OSD, "PG " DF_PGID ": pulled %" PRIu64 " objects from " DF_OSD
+				   " in the background (%" PRIu64 " on demand) in %" PRIu64 " ms",
+			pr->pg->pool, pr->pg->seed, mp->recovered, mp->source, mp->ondemand,
+			(now - mp->started_us) / 1000);
+		mp_cancel(pr);
+		osd_primary_resume(r, pr->pg);
+		return;
+	}
+	while (mp->n_urgent && idx < 0) {
+		uint32_t i = mp->urgent[0];
+
+		memmove(mp->urgent, mp->urgent + 1, --mp->n_urgent * sizeof(*mp->urgent));
+		if (!mp->done[i])
+			idx = (int)i;
+	}
+	mp->urgent_obj = idx >= 0;
+	if (idx < 0) {
+		while (mp->walk < mp->n && mp->done[mp->walk])
+			mp->walk++;
+		if (mp->walk >= mp->n)
+			return; /* only objects taken on demand are left: in flight */
+		if (r->osd->conf.recovery_bytes_per_sec && mp->next_us > now) {
+			mp->busy = true;
+			rt_timer_start(r->r, &mp->timer, mp->next_us - now, 0);
+			return;
+		}
+		idx = (int)mp->walk;
+	}
+	mp->cur = (uint32_t)idx;
+	mp->off = 0;
+	mp->obj_bytes = 0;
+	mp_pull_chunk(pr);
+}
+
+bool
+osd_rec_obj_missing(struct osd_pg *pg, struct st_obj_id obj)
+{
+	struct osd_peering *pr = pg->pr;
+	struct osd_mpull *mp;
+	int i;
+
+	if (!pr || !pr->mp.active || obj.pool != pg->pool)
+		return false;
+	mp = &pr->mp;
+	i = mp_find(mp, obj.oid);
+	if (i < 0 || mp->done[i])
+		return false;
+	if (!(mp->busy && mp->cur == (uint32_t)i)) {
+		uint32_t k;
+
+		for (k = 0; k < mp->n_urgent; k++)
+			if (mp->urgent[k] == (uint32_t)i)
+				break;
+		if (k == mp->n_urgent) {
+			if (mp->n_urgent == mp->cap_urgent) {
+				uint32_t cap = mp->cap_urgent ? mp->cap_urgent * 2 : 16;
+				uint32_t *u = realloc(mp->urgent, cap * sizeof(*u));
+
+				if (!u)
+					return true; /* the walk gets to it */
+				mp->urgent = u;
+				mp->cap_urgent = cap;
+			}
+			mp->urgent[mp->n_urgent++] = (uint32_t)i;
+		}
+		if (mp->busy && rt_timer_is_armed(&mp->timer)) {
+			/* Waiting for the rate budget: an op waits, go now. */
+			rt_timer_stop(pr->r->r, &mp->timer);
+			mp->busy = false;
+		}
+		mp_kick(pr);
+	}
+	return true;
+}
+
 /* ---- entry points (primary) ------------------------------------------------------------ */
 
 void
@@ -1759,10 +2317,13 @@ osd_peering_start(struct osd_reactor *r, struct osd_pg *pg)
 		pr->r = r;
 		pr->pg = pg;
 		rt_timer_init(&pr->timer, pr_retry_fire);
+		rt_timer_init(&pr->mp.timer, mp_timer_fire);
 		pg->pr = pr;
 	}
 	rec_cancel(pr);
-	if (pr->busy) {
+	mp_cancel(pr);
+	if (pr->busy || pr->mp.busy) {
+		/* After the step (or the background pull's chunk) in flight. */
 		pr->restart = true; /* after the step in flight */
 		return;
 	}
@@ -1780,8 +2341,12 @@ osd_peering_free(struct osd_reactor *r, struct osd_pg *pg)
 		rt_timer_stop(r->r, &pr->timer);
 	pr_reset(pr);
 	rec_cancel(pr);
+	mp_cancel(pr);
 	if (rt_timer_is_armed(&pr->bg.timer))
 		rt_timer_stop(r->r, &pr->bg.timer);
+	if (rt_timer_is_armed(&pr->mp.timer))
+		rt_timer_stop(r->r, &pr->mp.timer);
+	free(pr->mp.buf);
 	free(pr->bg.buf);
 	free(pr->bg.send_buf);
 	free(pr->buf);
@@ -1808,6 +2373,8 @@ osd_member_pg_query(struct osd_conn *oc, const struct frame_hdr *hdr, const Tess
 	Tessera__PgInfo info = TESSERA__PG_INFO__INIT;
 	Tessera__PgId pid = TESSERA__PG_ID__INIT;
 	Tessera__Version lu = TESSERA__VERSION__INIT, lt = TESSERA__VERSION__INIT;
+	Tessera__Version lcv = TESSERA__VERSION__INIT;
+	uint64_t lc;
 	Tessera__PgLogEntry *ents = NULL, **pents = NULL;
 	Tessera__Version *vers = NULL;
 	Tessera__ObjectId *oids = NULL;
@@ -1859,6 +2426,11 @@ osd_member_pg_query(struct osd_conn *oc, const struct frame_hdr *hdr, const Tess
 	info.last_update = &lu;
 	info.log_tail = &lt;
 	info.log_cap = pg->log.cap;
+	lc = pg_last_complete(r, pg);
+	if (lc < pg->log.last_version) {
+		osd_version_to_pb(lc, &lcv);
+		info.last_complete = &lcv;
+	}
 	n.status = TESSERA__STATUS__STATUS_OK;
 	n.info = &info;
 	n.log = pents;

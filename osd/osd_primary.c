@@ -600,6 +600,12 @@ op_start(struct osd_op *op)
 			return;
 		}
 	}
+	if (pg->primary && op->type != TESSERA__OP_TYPE__OP_SYNC &&
+	    osd_rec_obj_missing(pg, op->obj)) {
+		/* Pulled in the background and not here yet: asked for first. */
+		wait_for_members(op);
+		return;
+	}
 	switch (op->type) {
 	case TESSERA__OP_TYPE__OP_READ:
 		read_start(op);

@@ -357,7 +357,7 @@ drain_timeout(struct rt_timer *t)
 void
 osd_reactor_maybe_stopped(struct osd_reactor *r)
 {
-	if (r->stopping && r->n_ops == 0 && r->scrub_inflight == 0)
+	if (r->stopping && r->n_ops == 0 && r->scrub_inflight == 0 && r->bg_inflight == 0)
 		rt_reactor_stop(r->r);
 }
 

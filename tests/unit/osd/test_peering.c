@@ -7,7 +7,8 @@
  * real libstore on a temp file, that a member's PgNotify log merge keeps its
  * log contiguous when RepOps and a second merge arrive while it persists; the
  * states peering reports; and that an ObjectPush older than the member's copy,
- * sent in an older epoch, is acknowledged and ignored (a rollback is applied).
+ * sent in an older epoch, is acknowledged and ignored (a rollback is applied);
+ * and the log's last complete version against the store (pg_last_complete).
  */
 #include <check.h>
 #include <unistd.h>
@@ -50,6 +51,10 @@ osd_op_put(struct osd_op *op)
 }
 void
 osd_primary_opq_done(struct osd_pg *pg, struct osd_opq_ent *e)
+{
+}
+void
+osd_reactor_maybe_stopped(struct osd_reactor *r)
 {
 }
 void *
@@ -452,6 +457,45 @@ START_TEST(test_push_version_compare)
 	ck_assert_int_eq(st_object_stat(st, obj, &info), 0);
 	ck_assert_uint_eq(info.version, osd_version_make(8, 1));
 	ck_assert_uint_eq(r.stats.stale_pushes, 2);
+
+	/* last_complete: what the log names and the store holds (42 is at (8,1)). */
+	{
+		struct osd_pg pg;
+		struct osd_pglog_entry e;
+
+		memset(&pg, 0, sizeof(pg));
+		pg.pool = 1;
+		pg.seed = 3;
+		ck_assert_int_eq(osd_pglog_init(&pg.log, 1, 3, 16), 0);
+		e = E(8, 1, 42);
+		osd_pglog_append(&pg.log, &e);
+		ck_assert_uint_eq(pg_last_complete(&r, &pg), osd_version_make(8, 1));
+		/* A failed entry of an absent object does not count. */
+		e = E(8, 2, 44);
+		e.result = -EIO;
+		osd_pglog_append(&pg.log, &e);
+		ck_assert_uint_eq(pg_last_complete(&r, &pg), osd_version_make(8, 2));
+		/* An absent object the log says was written: missing from (8,3). */
+		e = E(8, 3, 45);
+		osd_pglog_append(&pg.log, &e);
+		e = E(8, 4, 46);
+		e.op = TESSERA__OP_TYPE__OP_DELETE; /* absent, as it should be */
+		osd_pglog_append(&pg.log, &e);
+		ck_assert_uint_eq(pg_last_complete(&r, &pg), osd_version_make(8, 3) - 1);
+		/* 42 deleted at (8,5) but still here at (8,1): missing from (8,5) too. */
+		e = E(8, 5, 42);
+		e.op = TESSERA__OP_TYPE__OP_DELETE;
+		osd_pglog_append(&pg.log, &e);
+		ck_assert_uint_eq(pg_last_complete(&r, &pg), osd_version_make(8, 3) - 1);
+		osd_pglog_fini(&pg.log);
+		memset(&pg, 0, sizeof(pg));
+		ck_assert_int_eq(osd_pglog_init(&pg.log, 1, 3, 16), 0);
+		e = E(8, 5, 42);
+		e.op = TESSERA__OP_TYPE__OP_DELETE;
+		osd_pglog_append(&pg.log, &e);
+		ck_assert_uint_eq(pg_last_complete(&r, &pg), osd_version_make(8, 5) - 1);
+		osd_pglog_fini(&pg.log);
+	}
 
 	free(op.buf);
 	ck_assert_int_eq(st_close(&st), 0);
