@@ -47,6 +47,12 @@ struct osdctl_conf {
 	const char *pg_state;
 	bool mark_down;
 	bool no_repair;
+	const char *pool;
+	uint64_t object_size;
+	bool allow_shrink;
+	bool existing;
+	int64_t iodepth;
+	bool progress;
 };
 
 static const char *const formats[] = { "plain", "json", NULL };
@@ -90,6 +96,20 @@ static const struct rt_conf_opt opts[] = {
 	  "debug fake-osd: after the heartbeats, stop cleanly (OsdMarkDown)", NULL, NULL },
 	{ "no-repair", 0, RT_CONF_BOOL, offsetof(struct osdctl_conf, no_repair), NULL, 0, 0, false,
 	  "pg scrub: report inconsistencies without repairing them", NULL, NULL },
+	{ "pool", 0, RT_CONF_STR, offsetof(struct osdctl_conf, pool), NULL, 0, 0, false,
+	  "volume create/import: the pool (default: rbd, else the only pool)", NULL, "NAME" },
+	{ "object-size", 0, RT_CONF_SIZE, offsetof(struct osdctl_conf, object_size), "0", 0,
+	  64 << 20, false, "volume create/import: object size, 64K..64M (0: 4M)", NULL, NULL },
+	{ "allow-shrink", 0, RT_CONF_BOOL, offsetof(struct osdctl_conf, allow_shrink), NULL, 0, 0,
+	  false, "volume resize: allow shrinking (deletes the data past the new size)", NULL,
+	  NULL },
+	{ "existing", 0, RT_CONF_BOOL, offsetof(struct osdctl_conf, existing), NULL, 0, 0, false,
+	  "volume import: into an existing volume instead of a new one", NULL, NULL },
+	{ "iodepth", 0, RT_CONF_INT, offsetof(struct osdctl_conf, iodepth), "8", 1, 256, false,
+	  "volume import/export: requests in flight", NULL, "N" },
+	{ "progress", 0, RT_CONF_BOOL, offsetof(struct osdctl_conf, progress), NULL, 0, 0, false,
+	  "volume import/export: progress bar on stderr even when it is not a terminal", NULL,
+	  NULL },
 };
 
 static const struct rt_conf_table table = {
@@ -101,7 +121,8 @@ static const struct rt_conf_table table = {
 	.n_opts = sizeof(opts) / sizeof(opts[0]),
 };
 
-enum cmd_kind { K_QUERY, K_CHANGE, K_FAKE_OSD, K_GET_MAP, K_SUBSCRIBE, K_PG_SCRUB };
+enum cmd_kind { K_QUERY, K_CHANGE, K_FAKE_OSD, K_GET_MAP, K_SUBSCRIBE, K_PG_SCRUB, K_VOLUME,
+	       K_BENCH };
 
 struct osdctl_cmd {
 	const char *words;   /* "pool create" */
@@ -136,6 +157,20 @@ static const struct osdctl_cmd cmds[] = {
 	{ "osd perf", "id", "[ID]", K_QUERY,
 	  "per-reactor ops, bytes, queue depth and latency percentiles of each OSD", false },
 	{ "map", "", "", K_QUERY, "dump the cluster map (--epoch N for an older one)", false },
+	{ "volume create", "", "NAME SIZE", K_VOLUME,
+	  "create a volume (SIZE: 10G, 512M...; --pool P --object-size S)", false },
+	{ "volume ls", "", "", K_VOLUME, "list volumes", false },
+	{ "volume info", "", "NAME", K_VOLUME, "show one volume", false },
+	{ "volume resize", "", "NAME SIZE", K_VOLUME,
+	  "grow a volume, or shrink it with --allow-shrink", false },
+	{ "volume rm", "", "NAME", K_VOLUME, "remove a volume and its data (refused while open)",
+	  false },
+	{ "volume rename", "", "NAME NEW", K_VOLUME, "rename a volume", false },
+	{ "volume import", "", "FILE NAME", K_VOLUME,
+	  "copy a file into a new volume (or --existing); --iodepth N --progress", false },
+	{ "volume export", "", "NAME FILE", K_VOLUME, "copy a volume into a file", false },
+	{ "bench", "", "NAME [OPTS]", K_BENCH,
+	  "benchmark a volume with tessera-bench (osdctl bench --help)", false },
 	{ "debug fake-osd", "", "", K_FAKE_OSD,
 	  "test helper: boot an OSD (--uuid), send --heartbeats N every --interval, go silent",
 	  true },
@@ -187,6 +222,8 @@ usage_cmd(const struct osdctl_cmd *c, FILE *f)
 		fprintf(f, "\n  ID              one OSD only (default: every OSD)\n"
 			   "Counters and latency histograms as of the last heartbeat of each OSD "
 			   "(lifetime\npercentiles; rates over the last heartbeat interval).\n");
+	else if (c->kind == K_VOLUME)
+		osdctl_volume_usage(c->words + 7, f);
 	else if (strcmp(c->words, "map") == 0)
 		fprintf(f, "\n  --epoch N       show epoch N (kept for the last 64 epochs)\n");
 	else if (strcmp(c->words, "debug fake-osd") == 0)
@@ -653,6 +690,10 @@ main(int argc, char **argv)
 	int first = 0, used = 0, rc;
 	bool help = false;
 
+	/* `bench` passes its options to tessera-bench: dispatched before parsing. */
+	rc = osdctl_bench_find(argc, argv, &mons);
+	if (rc > 0)
+		return osdctl_bench(mons, argc, argv, rc + 1);
 	/* Per-command help: "osdctl pool create --help". */
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
@@ -716,7 +757,18 @@ main(int argc, char **argv)
 		rc = run_subscribe(&cl, &cf);
 	else if (c->kind == K_GET_MAP)
 		rc = run_get_map(&cl, &cf);
-	else if (c->kind == K_PG_SCRUB)
+	else if (c->kind == K_BENCH)
+		rc = osdctl_bench(cf.mon, argc, argv, first + used);
+	else if (c->kind == K_VOLUME) {
+		struct osdctl_vol_args va = {
+			.json = cf.format == FMT_JSON, .timeout_us = cf.timeout_us, .pool = cf.pool,
+			.object_size = cf.object_size, .allow_shrink = cf.allow_shrink,
+			.existing = cf.existing, .iodepth = cf.iodepth, .progress = cf.progress,
+		};
+
+		rc = osdctl_volume(mons, &va, c->words + 7, &argv[first + used],
+				   argc - first - used);
+	} else if (c->kind == K_PG_SCRUB)
 		rc = osdctl_pg_scrub(&cl, cf.format == FMT_JSON, cf.no_repair, &argv[first + used],
 				     argc - first - used);
 	else

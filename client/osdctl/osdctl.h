@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "frame.h"
 #include "rt_arena.h"
@@ -53,5 +54,23 @@ uint64_t osdctl_now_us(void);
 /* osdctl_pg.c: `pg scrub PGID|POOL...` (ScrubPg straight to each PG's primary
  * reactor). Returns the exit code. */
 int osdctl_pg_scrub(struct osdctl_client *cl, bool json, bool no_repair, char **pos, int n_pos);
+
+/* osdctl_volume.c: `volume ...` through libtessera, and `bench` (execs tessera-bench). */
+struct osdctl_vol_args {
+	bool json;
+	uint64_t timeout_us;
+	const char *pool;
+	uint64_t object_size;
+	bool allow_shrink;
+	bool existing;
+	int64_t iodepth;
+	bool progress;
+};
+int osdctl_volume(const char *mons, const struct osdctl_vol_args *a, const char *sub, char **pos,
+		  int n_pos);
+void osdctl_volume_usage(const char *sub, FILE *f);
+/* The index of a `bench` command word in argv (0: none); *mon: the -m value or NULL. */
+int osdctl_bench_find(int argc, char **argv, const char **mon);
+int osdctl_bench(const char *mon_opt, int argc, char **argv, int first);
 
 #endif
