@@ -7,7 +7,9 @@
  * proto/frame.h:
  *
  *   session start  Subscribe{have_epoch} (maps are then pushed as full
- *                  ClusterMaps), then a VolumeWatch for every open volume;
+ *                  ClusterMaps), a leader probe (an unwatch of volume 0:
+ *                  only the leader accepts it), then a VolumeWatch for
+ *                  every open volume;
  *   calls          volume directory RPCs from application threads
  *                  (tsr__ctl_call): encoded by the caller with a unique tag,
  *                  queued under ctl->lock, copied to the output buffer by the
@@ -519,6 +521,20 @@ session_up(struct tsr_ctl *ctl)
 	sub.have_epoch = atomic_load(&ctl->cl->epoch);
 	sub.incremental = false;
 	send_internal(ctl, REQ_SUBSCRIBE, FRAME_T_SUBSCRIBE, &sub.base);
+	/*
+	 * Leader probe: only the leader accepts a VolumeWatch (an unwatch of
+	 * volume 0 changes nothing). A follower answers STATUS_ENOTLEADER and
+	 * the session moves to the leader before any call's answer is used:
+	 * replies come in order, and a follower's VolumeGet may lag behind a
+	 * change another client has just made.
+	 */
+	{
+		Tessera__VolumeWatch probe = TESSERA__VOLUME_WATCH__INIT;
+
+		probe.client_id = ctl->cl->client_id;
+		probe.unwatch = true;
+		send_internal(ctl, REQ_WATCH, FRAME_T_VOL_WATCH, &probe.base);
+	}
 	send_watches(ctl);
 	send_pending(ctl);
 	rt_debug(RT_SS_CLIENT, "session with monitor %s", ctl->target);

@@ -4,6 +4,7 @@
  *   ctl_api run MON            every control call, the error cases, watches,
  *                              other processes (children of this one) that
  *                              resize, hold open, or are killed while holding
+ *   ctl_api failover MONS      the leader is killed while a volume is open
  *   ctl_api unreachable ADDR   connect to nothing: -ETIMEDOUT within
  *                              connect_timeout (2 s), not a hang
  *   ctl_api hold MON NAME      (child) open NAME, print "ready", wait for EOF
@@ -467,6 +468,45 @@ run(const char *mon)
 	return 0;
 }
 
+/*
+ * Monitor failover (test_ctl_failover.sh): a handle with a volume open keeps
+ * working after the leader is killed; its watch is re-registered with the
+ * new leader (another handle's remove is still refused). The script kills
+ * the leader between "ready" and "go" on our stdin.
+ */
+static int
+failover(const char *mons)
+{
+	struct tsr_cluster *cl1 = connect_to(mons), *cl2 = connect_to(mons);
+	struct tsr_volume_info info;
+	struct events ev = { 0 };
+	struct tsr_volume *vol;
+	char line[64];
+	uint64_t t0;
+
+	CHECK_RC(tsr_volume_create(cl1, "ha-vol", 0, NULL), 0);
+	CHECK_RC(tsr_volume_open(cl1, "ha-vol", &vol), 0);
+	CHECK_RC(tsr_volume_watch(vol, on_event, &ev), 0);
+	CHECK_RC(tsr_volume_remove(cl2, "ha-vol"), -EBUSY);
+	printf("ready\n");
+	fflush(stdout);
+	CHECK(fgets(line, sizeof(line), stdin) != NULL);
+	/* The leader is gone: calls wait through the election (connect_timeout). */
+	t0 = now_ms();
+	CHECK_RC(tsr_volume_rename(cl1, "ha-vol", "ha-vol2"), 0);
+	fprintf(stderr, "rename after the leader's death took %" PRIu64 " ms\n", now_ms() - t0);
+	CHECK(atomic_load(&ev.renamed) == 1);
+	CHECK_RC(tsr_volume_stat(vol, &info), 0);
+	CHECK(strcmp(info.name, "ha-vol2") == 0);
+	CHECK_RC(tsr_volume_remove(cl2, "ha-vol2"), -EBUSY);
+	CHECK_RC(tsr_volume_close(vol), 0);
+	CHECK_RC(tsr_volume_remove(cl2, "ha-vol2"), 0);
+	tsr_cluster_shutdown(cl1);
+	tsr_cluster_shutdown(cl2);
+	printf("PASS\n");
+	return 0;
+}
+
 static int
 unreachable(const char *addr)
 {
@@ -547,13 +587,15 @@ main(int argc, char **argv)
 	self_exe = exe;
 	if (argc == 3 && strcmp(argv[1], "run") == 0)
 		return run(argv[2]);
+	if (argc == 3 && strcmp(argv[1], "failover") == 0)
+		return failover(argv[2]);
 	if (argc == 3 && strcmp(argv[1], "unreachable") == 0)
 		return unreachable(argv[2]);
 	if (argc == 4 && strcmp(argv[1], "hold") == 0)
 		return hold(argv[2], argv[3]);
 	if ((argc == 5 || argc == 6) && strcmp(argv[1], "resize") == 0)
 		return resize(argv[2], argv[3], argv[4], argc == 6);
-	fprintf(stderr, "usage: ctl_api run MON | unreachable ADDR | hold MON NAME | "
+	fprintf(stderr, "usage: ctl_api run MON | failover MONS | unreachable ADDR | hold MON NAME | "
 			"resize MON NAME SIZE [shrink]\n");
 	return 2;
 }
