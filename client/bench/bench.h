@@ -36,6 +36,8 @@ struct bench_cfg {
 	/* options (see the table in bench_main.c) */
 	const char *store;
 	const char *file;
+	const char *volume;       /* --volume NAME (libtessera) */
+	const char *mon;          /* --mon ADDRS for the volume target */
 	int rw;
 	int64_t rwmixread;
 	uint64_t bs;

@@ -40,6 +40,13 @@ static const struct rt_conf_opt bench_opts[] = {
 	{ "file", 0, RT_CONF_STR, OPT(file), NULL, 0, 0, false,
 	  "target: a plain file or device through io_uring + O_DIRECT (the baseline)", NULL,
 	  "PATH" },
+	{ "volume", 0, RT_CONF_STR, OPT(volume), NULL, 0, 0, false,
+	  "target: a libtessera volume (created with --size if missing) on the cluster of "
+	  "--mon or $TESSERA_MON",
+	  NULL, "NAME" },
+	{ "mon", 'm', RT_CONF_STR, OPT(mon), NULL, 0, 0, false,
+	  "volume target: monitor addresses HOST:PORT[,...] (default: $TESSERA_MON)", NULL,
+	  "ADDRS" },
 	{ "rw", 0, RT_CONF_ENUM, OPT(rw), "randread", 0, 0, false, "I/O pattern", rw_choices,
 	  NULL },
 	{ "rwmixread", 0, RT_CONF_INT, OPT(rwmixread), "50", 0, 100, false,
@@ -93,7 +100,9 @@ static const struct rt_conf_opt bench_opts[] = {
 	{ "seed", 0, RT_CONF_INT, OPT(seed), "1", 0, INT64_MAX, false,
 	  "random seed (offsets, sizes, data)", NULL, "N" },
 	{ "object-size", 0, RT_CONF_SIZE, OPT(object_size), "4M", 4096, 1ll << 30, false,
-	  "store target: the linear space is cut into objects of this size", NULL, NULL },
+	  "store target: the linear space is cut into objects of this size (volume target: "
+	  "the object size of a volume it creates)",
+	  NULL, NULL },
 	{ "pool", 0, RT_CONF_INT, OPT(pool), "1", 0, UINT32_MAX, false,
 	  "store target: pool id of the objects", NULL, "ID" },
 	{ "prefill", 0, RT_CONF_ENUM, OPT(prefill), "auto", 0, 0, false,
@@ -112,7 +121,7 @@ static const struct rt_conf_opt bench_opts[] = {
 
 static const struct rt_conf_table bench_table = {
 	.prog = "tessera-bench",
-	.synopsis = "(--store PATH | --file PATH) [OPTIONS]",
+	.synopsis = "(--store PATH | --file PATH | --volume NAME) [OPTIONS]",
 	.description =
 		"A fio-like benchmark for every layer of Tessera. Keeps --iodepth I/Os in "
 		"flight per job through the target's asynchronous API, reports IOPS, "
@@ -134,6 +143,9 @@ static const struct bench_target_choice targets[] = {
 	{ &bench_target_store_ops, OPT(store) },
 #endif
 	{ &bench_target_file_ops, OPT(file) },
+#ifdef TESSERA_BENCH_HAVE_VOLUME
+	{ &bench_target_volume_ops, OPT(volume) },
+#endif
 };
 
 static atomic_bool *g_stop;
@@ -178,8 +190,8 @@ bench_check_cfg(struct bench_cfg *cfg)
 	}
 #endif
 	if (ntargets != 1) {
-		fprintf(stderr, "tessera-bench: give exactly one target (--store PATH or --file "
-				"PATH); see --help\n");
+		fprintf(stderr, "tessera-bench: give exactly one target (--store PATH, --file "
+				"PATH or --volume NAME); see --help\n");
 		return -EINVAL;
 	}
 	if (cfg->bs % BENCH_BLOCK || cfg->bs_max % BENCH_BLOCK) {

@@ -81,6 +81,9 @@ struct bench_target_ops {
 };
 
 extern const struct bench_target_ops bench_target_file_ops;
+#ifdef TESSERA_BENCH_HAVE_VOLUME
+extern const struct bench_target_ops bench_target_volume_ops;
+#endif
 #ifdef TESSERA_BENCH_HAVE_STORE
 extern const struct bench_target_ops bench_target_store_ops;
 #endif
