@@ -533,6 +533,7 @@ sub_fill(struct tsr_sub *sub)
 	req->issued += sub->ext.len;
 	sub->req_id = atomic_fetch_add_explicit(&req->q->io->next_req_id, 1, memory_order_relaxed);
 	sub->attempts = 0;
+	sub->eio_resends = 0;
 	sub->fail_rc = 0;
 	sub->state = TSR_SUB_WAIT;
 	req->active++;
@@ -662,6 +663,17 @@ conn_on_frame(struct rt_conn *c, const struct frame_hdr *hdr, ProtobufCMessage *
 	rt_debug(RT_SS_CLIENT, "req %llu: status %d", (unsigned long long)sub->req_id, st);
 	if (rep->epoch > queue_epoch(q))
 		tsr__map_want(q->cl, rep->epoch);
+	/*
+	 * A mutation answered EIO because a replica failed: the primary applied
+	 * and logged it and re-peers; a resend with the same req_id is answered
+	 * from its PG log (docs/osd.md). A local failure is logged as EIO too,
+	 * so the resends are bounded.
+	 */
+	if (st == TESSERA__STATUS__STATUS_EIO && sub->wire_op != TESSERA__OP_TYPE__OP_READ &&
+	    sub->eio_resends < TSR_EIO_RESENDS) {
+		sub->eio_resends++;
+		st = TESSERA__STATUS__STATUS_EAGAIN;
+	}
 	if (status_is_retry(st)) {
 		conn_unlink_sub(sub);
 		sub->attempts++;

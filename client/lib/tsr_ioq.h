@@ -30,6 +30,7 @@
 #define TSR_REQ_IOV_INLINE 4		 /* iovecs copied without allocation */
 #define TSR_SYNC_QD 4			 /* requests of an implicit per-thread queue */
 #define TSR_TRIM_QD 16			 /* object deletes in flight for tsr__io_trim */
+#define TSR_EIO_RESENDS 3		 /* see conn_on_frame */
 #define TSR_BACKOFF_MIN_US 5000u
 #define TSR_BACKOFF_MAX_US 500000u
 #define TSR_HEAD_BYTES 192
@@ -78,6 +79,7 @@ struct tsr_sub {
 	bool rx_busy;	/* a reply is being received into its buffers */
 	int fail_rc;	/* failing from the backoff timer */
 	uint32_t attempts;
+	uint32_t eio_resends; /* STATUS_EIO of a mutation: resent this many times */
 	struct rt_timer backoff;
 	struct rt_msgr_send send;
 	uint8_t head[TSR_HEAD_BYTES];
