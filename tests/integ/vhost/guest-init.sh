@@ -44,6 +44,8 @@ echo "TSR-BLKSIZE $(cat /sys/block/vda/queue/logical_block_size)"
 # BLOCK:COUNT pairs of 4 KiB blocks (64 MiB device; 1024 blocks = one 4 MiB object).
 BLOCKS="0:1 1:1 7:2 255:1 1023:2 1024:1 2047:4 3071:16 4096:64 8191:1 12000:256 16383:1" # tsr-blocks
 DISCARD=5000:8 # tsr-discard
+# The loop mode's smaller set (each iteration rewrites and checks it).
+LOOP_BLOCKS="0:1 1023:2 2047:4 4096:32 12000:64 16383:1" # tsr-loop-blocks
 
 # The pattern of block $1 with seed $2: 4096 bytes (the host makes the same).
 pat() { yes "tessera $2 block $1 " | head -c 4096; }
@@ -52,8 +54,8 @@ chunk() { # BLOCK COUNT SEED > file
 	while [ $_k -lt $(($1 + $2)) ]; do pat $_k $3; _k=$((_k + 1)); done
 }
 
-write_all() { # SEED
-	for bc in $BLOCKS; do
+write_all() { # SEED [BLOCKS]
+	for bc in ${2:-$BLOCKS}; do
 		b=${bc%:*} c=${bc#*:}
 		chunk $b $c $1 >/tmp/w
 		dd if=/tmp/w of=$dev bs=4096 seek=$b count=$c oflag=direct 2>/dev/null ||
@@ -61,8 +63,8 @@ write_all() { # SEED
 	done
 }
 
-verify_all() { # SEED
-	for bc in $BLOCKS; do
+verify_all() { # SEED [BLOCKS]
+	for bc in ${2:-$BLOCKS}; do
 		b=${bc%:*} c=${bc#*:}
 		chunk $b $c $1 >/tmp/w
 		dd if=$dev of=/tmp/r bs=4096 skip=$b count=$c iflag=direct 2>/dev/null ||
@@ -97,8 +99,8 @@ check_io() {
 check_loop() {
 	k=1
 	while [ $k -le $iters ]; do
-		write_all $seed-$k
-		verify_all $seed-$k
+		write_all $seed-$k "$LOOP_BLOCKS"
+		verify_all $seed-$k "$LOOP_BLOCKS"
 		echo "TSR-ITER $k"
 		k=$((k + 1))
 	done

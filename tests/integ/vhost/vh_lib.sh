@@ -7,7 +7,8 @@
 #   vh_guest_prepare                     # $TSR_DIR/guest/{vmlinuz,initramfs.cpio.gz}; skips (77) without QEMU/busybox
 #   vh_qemu NAME SOCKET "MODE" SEED [ITERS]   # start QEMU; console in $TSR_DIR/NAME.console
 #   vh_wait_result NAME TIMEOUT          # wait for "TSR-RESULT:", fail unless PASS
-#   vh_check_file FILE SEED              # FILE (an exported volume) holds the guest's pattern
+#   vh_check_file FILE SEED [loop]       # FILE (an exported volume) holds the guest's pattern
+#                                        # (loop: the loop mode's blocks)
 
 VH_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
@@ -57,8 +58,9 @@ vh_pat() { yes "tessera $2 block $1 " | head -c 4096; }
 
 vh_check_file() {
 	local file=$1 seed=$2 bc b c k
-	local blocks discard
-	blocks=$(sed -n 's/^BLOCKS="\(.*\)" # tsr-blocks$/\1/p' "$VH_HERE/guest-init.sh")
+	local blocks discard tag=tsr-blocks var=BLOCKS
+	[ "${3:-}" = loop ] && tag=tsr-loop-blocks var=LOOP_BLOCKS
+	blocks=$(sed -n "s/^$var=\"\(.*\)\" # $tag\$/\1/p" "$VH_HERE/guest-init.sh")
 	discard=$(sed -n 's/^DISCARD=\([0-9:]*\) # tsr-discard$/\1/p' "$VH_HERE/guest-init.sh")
 	[ -n "$blocks" ] && [ -n "$discard" ] || tsr_fail "cannot read the block list of guest-init.sh"
 	for bc in $blocks; do

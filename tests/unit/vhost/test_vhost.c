@@ -509,6 +509,69 @@ START_TEST(test_blk_queue_malloc)
 }
 END_TEST
 
+
+/* A restart with an inflight region: the marked head is resubmitted, not re-popped. */
+START_TEST(test_blk_inflight_resubmit)
+{
+	struct guest g;
+	struct vhost_bdev *b;
+	static struct vhost_dev dev;
+	struct vhost_dev_opts o = { .max_queues = 1, .poll_us = 0 };
+	struct vhost_dev_vring *vr;
+	struct vhost_inflight_queue *in;
+	size_t in_size = sizeof(*in) + Q_NUM * sizeof(in->desc[0]);
+	int kick, call;
+
+	guest_init(&g, false);
+	ck_assert_int_eq(vhost_bdev_malloc_open(1 << 20, "ser", &b), 0);
+	vhost_dev_init(&dev, -1, b, &o);
+	dev.features = vhost_blk_features(b) & ~(1ull << VIRTIO_RING_F_EVENT_IDX);
+	ck_assert_int_eq(vhost_mem_add_mapped(&dev.mem, G_BASE, G_SIZE, (uintptr_t)g.mem, g.mem),
+			 0);
+	/* Two requests posted; the dead backend had taken both, completed the
+	 * first (used idx 1) and died with the second (head 3) in flight. */
+	post_req(&g, 0, VIRTIO_BLK_T_FLUSH, 0, 0, false);
+	post_req(&g, 1, VIRTIO_BLK_T_GET_ID, 0, 20, false);
+	g.used->ring[0] = (struct vring_used_elem){ 0, 1 };
+	g.used->idx = 1;
+	in = calloc(1, in_size);
+	in->version = 1;
+	in->desc_num = Q_NUM;
+	in->used_idx = 1;
+	in->desc[3].inflight = 1;
+	in->desc[3].counter = 2;
+	dev.inflight_addr = NULL; /* owned by the test: not unmapped by fini */
+	kick = eventfd(0, EFD_NONBLOCK);
+	call = eventfd(0, EFD_NONBLOCK);
+	vr = &dev.vr[0];
+	vr->num = Q_NUM;
+	vr->addr = (struct vhost_user_vring_addr){ .desc_user_addr = (uintptr_t)g.desc,
+						   .avail_user_addr = (uintptr_t)g.avail,
+						   .used_user_addr = (uintptr_t)g.used };
+	vr->addr_set = true;
+	vr->kick_fd = kick;
+	vr->call_fd = call;
+	vr->base = 1; /* QEMU restores last avail = used idx after a crash */
+	dev.inflight_addr = in;
+	dev.inflight_size = in_size;
+	dev.inflight_num_queues = 1;
+	dev.inflight_queue_size = Q_NUM;
+	ck_assert_int_eq(vhost_blk_queue_start(&dev, 0), 0);
+	wait_used(&g, call, 2);
+	ck_assert_uint_eq(g.used->ring[1].id, 3);
+	ck_assert_uint_eq(req_status(&g, 1), VIRTIO_BLK_S_OK);
+	ck_assert_uint_eq(in->desc[3].inflight, 0);
+	ck_assert_uint_eq(in->used_idx, 2);
+	/* Nothing was popped twice: the next avail index is 2. */
+	ck_assert_uint_eq(vhost_blk_queue_stop(&dev, 0), 2);
+	dev.inflight_addr = NULL;
+	vhost_dev_fini(&dev);
+	free(in);
+	vhost_bdev_close(&b);
+	guest_fini(&g);
+}
+END_TEST
+
 static Suite *
 vhost_suite(void)
 {
@@ -524,6 +587,7 @@ vhost_suite(void)
 	tcase_add_test(tc, test_blk_parse);
 	tcase_add_test(tc, test_blk_config);
 	tcase_add_test(tc, test_blk_queue_malloc);
+	tcase_add_test(tc, test_blk_inflight_resubmit);
 	suite_add_tcase(s, tc);
 	return s;
 }
