@@ -814,6 +814,8 @@ cmd_load(const char *mon, int secs)
 	CHECK(tsr_queue_destroy(ld->q) == 0, "queue_destroy");
 	tsr_volume_close(ld->vol);
 	tsr_cluster_shutdown(cl);
+	free(ld->bufs);
+	free(ld);
 	return 0;
 }
 
@@ -968,6 +970,10 @@ cmd_bench(const char *mon, int qd, int secs, bool write)
 	CHECK(tsr_queue_destroy(bn.q) == 0, "destroy");
 	tsr_volume_close(bn.vol);
 	tsr_cluster_shutdown(cl);
+	for (int i = 0; i < qd; i++)
+		free(slots[i].buf);
+	free(slots);
+	free(bn.lat);
 	return bn.errors ? 1 : 0;
 }
 
