@@ -18,6 +18,8 @@ PACKAGES=(
 	libibverbs-dev librdmacm-dev
 	# tests and benchmarks
 	check libsubunit-dev fio jq python3 iproute2 procps util-linux
+	# deployment tests
+	ansible ansible-lint
 	# iSCSI frontend (CHAP MD5 from libcrypto) and its tests (libiscsi tools, tgt as reference)
 	libssl-dev libiscsi-bin libiscsi-dev tgt
 	# vhost frontend tests (QEMU guests; the guest kernel .deb is downloaded, not installed)

@@ -1,0 +1,235 @@
+#!/usr/bin/env bash
+# The Ansible deployment (deploy/ansible), run for real against this machine:
+# ansible-playbook with a local connection, tessera_service_manager=process
+# (no systemd), tessera_prebuilt_dir=$TSR_BIN (no rebuild), every path in the
+# test's temp dir (nothing written to /etc).
+#   1. --syntax-check of every playbook, and ansible-lint when installed.
+#   2. site.yml: 1 monitor + 3 OSDs on files, pool rbd (size 3, min_size 2),
+#      volume vol1; health reaches HEALTH_OK; the volume is written and read
+#      back with verification (tessera-bench --volume --verify), and objects
+#      are written to the pool and read back from every replica.
+#   3. site.yml again: the recap shows changed=0 and failed=0.
+#   4. add-osd.yml with a fourth OSD in the inventory: it is up, HEALTH_OK.
+#   5. remove-osd.yml of one of the first three: out, backfill, stop, osd rm;
+#      the map has 3 OSDs, HEALTH_OK, and the volume and objects verify.
+# The daemons are started by tessera-service (PIDs in the run dir); the EXIT
+# trap stops exactly those PIDs, whatever happened.
+. "$(dirname "$0")/../lib.sh"
+tsr_init ansible
+
+SRC=${TSR_SRC:-$(cd "$(dirname "$0")/../../.." && pwd)}
+PLAYBOOKS="$SRC/deploy/ansible"
+OSDCTL="$TSR_BIN/osdctl"
+CLI="${TSR_OSD_TESTCLI:-$(dirname "$TSR_BIN")/tests/integ/osd/tessera-osd-testcli}"
+
+if ! command -v ansible-playbook >/dev/null 2>&1; then
+	tsr_log "SKIP: ansible-playbook is not installed (scripts/install-deps.sh installs it)"
+	TSR_PASSED=1
+	exit 77
+fi
+
+ROOT=$TSR_DIR/root
+RUN=$ROOT/run
+LOG=$ROOT/log
+mkdir -p "$ROOT" "$TSR_DIR/ansible-tmp"
+
+# Stop every daemon tessera-service recorded (exactly those PIDs), then the
+# harness cleanup (log dump on failure, temp dir).
+ans_cleanup() {
+	local f pid prog
+	for f in "$RUN"/*.pid; do
+		[ -e "$f" ] || continue
+		read -r pid prog <"$f" || continue
+		kill -TERM "$pid" 2>/dev/null
+	done
+	for f in "$RUN"/*.pid; do
+		[ -e "$f" ] || continue
+		read -r pid prog <"$f" || continue
+		for _ in $(seq 1 100); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$pid" 2>/dev/null
+	done
+	return 0
+}
+trap 'rc=$?; ans_cleanup; (exit $rc); tsr__cleanup' EXIT
+
+for f in mon.1 osd.osd0 osd.osd1 osd.osd2 osd.osd3; do TSR_LOGS[$f]=$LOG/$f.log; done
+
+export ANSIBLE_CONFIG="$PLAYBOOKS/ansible.cfg"
+export ANSIBLE_LOCAL_TEMP="$TSR_DIR/ansible-tmp"
+export ANSIBLE_REMOTE_TEMP="$TSR_DIR/ansible-tmp"
+export ANSIBLE_NOCOLOR=1
+export ANSIBLE_FORCE_COLOR=0
+
+# 1. Static checks.
+for pb in site.yml add-osd.yml remove-osd.yml rolling-restart.yml; do
+	for inv in single-host.yml three-hosts.yml; do
+		ansible-playbook -i "$PLAYBOOKS/inventories/$inv" --syntax-check "$PLAYBOOKS/$pb" \
+			>"$TSR_DIR/syntax.out" 2>&1 ||
+			{ cat "$TSR_DIR/syntax.out" >&2; tsr_fail "syntax check of $pb with $inv"; }
+	done
+done
+tsr_log "syntax check passed: site.yml add-osd.yml remove-osd.yml rolling-restart.yml"
+if command -v ansible-lint >/dev/null 2>&1; then
+	(cd "$PLAYBOOKS" && ansible-lint --offline -q --nocolor site.yml add-osd.yml remove-osd.yml \
+		rolling-restart.yml) >"$TSR_DIR/lint.out" 2>&1 ||
+		{ cat "$TSR_DIR/lint.out" >&2; tsr_fail "ansible-lint"; }
+	tsr_log "ansible-lint passed"
+else
+	tsr_log "ansible-lint is not installed: only the syntax check ran"
+fi
+
+# 2. The inventory: everything under $ROOT, fixed free ports.
+mport=$(tsr_free_port)
+MONADDR="127.0.0.1:$mport"
+ports=()
+for i in 0 1 2 3; do ports[i]=$(tsr_free_port); done
+export TESSERA_MON=$MONADDR
+
+# write_inventory N: an inventory with OSDs osd0..osd(N-1).
+write_inventory() {
+	local n=$1 i
+	{
+		cat <<-EOF
+		all:
+		  vars:
+		    tessera_cluster: citest
+		    tessera_service_manager: process
+		    tessera_become: false
+		    tessera_install_packages: false
+		    tessera_prebuilt_dir: "$TSR_BIN"
+		    tessera_prefix: "$ROOT/usr"
+		    tessera_conf_dir: "$ROOT/etc"
+		    tessera_data_dir: "$ROOT/data"
+		    tessera_log_dir: "$LOG"
+		    tessera_run_dir: "$RUN"
+		    tessera_systemd_dir: "$ROOT/systemd"
+		    tessera_mon_port: $mport
+		    tessera_mon_options: {osd-grace: 3s}
+		    tessera_health_timeout: 120
+		    tessera_health_delay: 1
+		    tessera_timeout_stop_sec: 20
+		    tessera_pools:
+		      - {name: rbd, size: 3, min_size: 2, pg_count: 16}
+		    tessera_volumes:
+		      - {name: vol1, size: 64M, pool: rbd}
+		  children:
+		    mons: {hosts: {localhost: }}
+		    osds: {hosts: {localhost: }}
+		    gateways: {hosts: {}}
+		  hosts:
+		    localhost:
+		      ansible_connection: local
+		      ansible_python_interpreter: "$(command -v python3)"
+		      tessera_public_addr: 127.0.0.1
+		      tessera_osds:
+		EOF
+		for ((i = 0; i < n; i++)); do
+			echo "        - {name: osd$i, size: 128M, port_base: ${ports[i]}, options: {failure-domain: fd$i}}"
+		done
+	} >"$TSR_DIR/inventory-$n.yml"
+}
+write_inventory 3
+write_inventory 4
+
+# play NAME INVENTORY PLAYBOOK [ARGS...]: run a playbook, keep its output in
+# $TSR_DIR/NAME.out, fail the test (with the output) if it fails.
+play() {
+	local name=$1 inv=$2 pb=$3 start
+	shift 3
+	start=$(date +%s)
+	tsr_log "ansible-playbook $pb ($name)"
+	if ! ansible-playbook -i "$inv" "$PLAYBOOKS/$pb" "$@" >"$TSR_DIR/$name.out" 2>&1; then
+		tail -n 80 "$TSR_DIR/$name.out" >&2
+		tsr_fail "$pb ($name) failed"
+	fi
+	tsr_log "$pb ($name) done in $(( $(date +%s) - start )) s: $(grep -E '^localhost +:' "$TSR_DIR/$name.out")"
+}
+
+health_ok() {
+	[ "$("$OSDCTL" -m "$MONADDR" --timeout 2s health 2>/dev/null | head -n 1)" = HEALTH_OK ]
+}
+osds_up() {
+	local n
+	n=$("$OSDCTL" -m "$MONADDR" --timeout 2s osd ls 2>/dev/null | grep -cw up)
+	[ "$n" = "$1" ]
+}
+
+play deploy "$TSR_DIR/inventory-3.yml" site.yml
+tsr_assert "3 OSDs up after site.yml" -- osds_up 3
+tsr_assert "HEALTH_OK after site.yml" -- health_ok
+[ -f "$ROOT/etc/citest.conf" ] && grep -q "^mon = $MONADDR\$" "$ROOT/etc/citest.conf" ||
+	tsr_fail "the client configuration does not name the monitor"
+TESSERA_CONF="$ROOT/etc/citest.conf" "$OSDCTL" health >/dev/null ||
+	tsr_fail "osdctl cannot use the rendered client configuration"
+[ "$(ls "$RUN"/*.pid | wc -l)" = 4 ] || tsr_fail "expected 4 PID files in the run dir"
+
+# Data: the volume through libtessera (osdctl volume import/export), with
+# tessera-bench --volume --verify when it exists, and raw objects on every
+# replica (the test client reads each member).
+have_volumes=0
+"$OSDCTL" volume ls --help >/dev/null 2>&1 && have_volumes=1
+have_bench=0
+"$TSR_BIN/tessera-bench" --help 2>&1 | grep -q -- '--volume' && have_bench=1
+if [ "$have_volumes" = 1 ]; then
+	"$OSDCTL" -m "$MONADDR" volume ls | grep -qw vol1 || tsr_fail "site.yml did not create vol1"
+	head -c 16M /dev/urandom >"$TSR_DIR/pattern"
+	"$OSDCTL" -m "$MONADDR" volume import --existing "$TSR_DIR/pattern" vol1 ||
+		tsr_fail "writing vol1 (volume import)"
+	"$OSDCTL" -m "$MONADDR" volume export vol1 "$TSR_DIR/export1" || tsr_fail "reading vol1"
+	cmp -n 16777216 "$TSR_DIR/pattern" "$TSR_DIR/export1" || tsr_fail "vol1 reads back different data"
+	rm -f "$TSR_DIR/export1"
+	tsr_log "vol1: 16 MiB written and read back identical"
+else
+	tsr_log "osdctl has no volume commands: object-level check only"
+fi
+if [ "$have_bench" = 1 ]; then
+	"$TSR_BIN/tessera-bench" --volume vol1 --rw randwrite --bs 4K --iodepth 8 --ios 2000 \
+		--offset 32M --size 16M --verify --quiet >"$TSR_DIR/bench-write.out" 2>&1 ||
+		{ cat "$TSR_DIR/bench-write.out" >&2; tsr_fail "tessera-bench --volume vol1 --verify"; }
+	tsr_log "vol1: tessera-bench 2000 random 4 KiB writes, read back and verified"
+fi
+[ -x "$CLI" ] || tsr_fail "test client not found at $CLI"
+"$CLI" rewrite --mon "$MONADDR" --pool rbd --objects 40 --base 3000 || tsr_fail "object writes"
+"$CLI" verify --mon "$MONADDR" --pool rbd --objects 40 --base 3000 || tsr_fail "object read-back"
+
+# 3. A second run changes nothing (and leaves the running daemons alone).
+pids_before=$(cat "$RUN"/*.pid | sort)
+play again "$TSR_DIR/inventory-3.yml" site.yml
+recap=$(grep -E '^localhost +:' "$TSR_DIR/again.out")
+grep -Eq 'changed=0 .*failed=0' <<<"$recap" || tsr_fail "second run of site.yml: $recap"
+[ "$(cat "$RUN"/*.pid | sort)" = "$pids_before" ] || tsr_fail "the second run restarted daemons"
+tsr_log "second run: $recap"
+
+# 4. Add a fourth OSD.
+play add "$TSR_DIR/inventory-4.yml" add-osd.yml -l localhost
+tsr_assert "4 OSDs up after add-osd.yml" -- osds_up 4
+tsr_assert "HEALTH_OK after add-osd.yml" -- health_ok
+
+# 5. Remove osd1 (one of the first three) safely.
+play remove "$TSR_DIR/inventory-4.yml" remove-osd.yml -e osd_host=localhost -e osd_name=osd1
+grep -q "removing osd\.[0-9]" "$TSR_DIR/remove.out" || tsr_fail "remove-osd.yml did not name the OSD"
+[ "$("$OSDCTL" -m "$MONADDR" osd ls --format json | grep -o '"id":' | wc -l)" = 3 ] ||
+	tsr_fail "the map does not have 3 OSDs after osd rm"
+tsr_assert "3 OSDs up after remove-osd.yml" -- osds_up 3
+tsr_assert "HEALTH_OK after remove-osd.yml" -- health_ok
+[ ! -e "$RUN/osd.osd1.pid" ] || tsr_fail "osd1 still has a PID file"
+[ -e "$ROOT/data/osd.osd1.removed" ] || tsr_fail "no removal marker for osd1"
+"$CLI" verify --mon "$MONADDR" --pool rbd --objects 40 --base 3000 ||
+	tsr_fail "objects differ after remove-osd.yml"
+if [ "$have_volumes" = 1 ]; then
+	"$OSDCTL" -m "$MONADDR" volume export vol1 "$TSR_DIR/export2" || tsr_fail "reading vol1 after the removal"
+	cmp -n 16777216 "$TSR_DIR/pattern" "$TSR_DIR/export2" ||
+		tsr_fail "vol1 lost data in remove-osd.yml"
+	rm -f "$TSR_DIR/export2"
+	tsr_log "vol1 reads back identical after the removal"
+fi
+
+# A run of site.yml after the removal leaves osd1 stopped and changes nothing.
+play after "$TSR_DIR/inventory-4.yml" site.yml
+recap=$(grep -E '^localhost +:' "$TSR_DIR/after.out")
+grep -Eq 'changed=0 .*failed=0' <<<"$recap" || tsr_fail "site.yml after the removal: $recap"
+[ ! -e "$RUN/osd.osd1.pid" ] || tsr_fail "site.yml started the removed osd1 again"
+tsr_pass
