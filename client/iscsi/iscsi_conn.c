@@ -1051,9 +1051,9 @@ handle_tmf(struct iscsi_conn *c)
 	case ISCSI_TMF_ABORT_TASK: {
 		struct iscsi_task *t = task_find(c, rtt);
 
-		if (!t) {
-			/* Not here (done already, or never received): nothing to abort. */
-			send_tmf_rsp(c, b->itt, ISCSI_TMF_RSP_COMPLETE);
+		if (!t || t->state == T_SEND) {
+			/* Done already (or never received): the task does not exist. */
+			send_tmf_rsp(c, b->itt, ISCSI_TMF_RSP_NO_TASK);
 			return;
 		}
 		wait = task_abort(t);

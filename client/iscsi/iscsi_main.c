@@ -101,8 +101,8 @@ static const struct rt_conf_opt iscsi_opts[] = {
 	 "target portal group tag, also the relative target port id and ALUA group of this "
 	 "gateway (give each gateway of a multipath set its own)",
 	 NULL, NULL},
-	{"max-io", 0, RT_CONF_SIZE, OFF(max_io), "512K", 4096, 16 << 20, false,
-	 "largest SCSI transfer (Block Limits VPD maximum transfer length)", NULL, "BYTES"},
+	{"max-io", 0, RT_CONF_SIZE, OFF(max_io), "8M", 4096, 16 << 20, false,
+	 "largest SCSI transfer (Block Limits VPD maximum transfer length; each command slot reserves twice this in address space, touched only as used)", NULL, "BYTES"},
 	{"max-recv-data-segment", 0, RT_CONF_SIZE, OFF(max_recv_dsl), "256K", 512, 16777215,
 	 false, "our MaxRecvDataSegmentLength", NULL, "BYTES"},
 	{"max-burst", 0, RT_CONF_SIZE, OFF(max_burst), "1M", 512, 16777215, false,

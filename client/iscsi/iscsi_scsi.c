@@ -20,7 +20,7 @@
 
 /* Limits reported in the Block Limits VPD page (blocks unless noted). */
 #define MAX_CAW_BLOCKS 16u
-#define MAX_UNMAP_BLOCKS (1u << 22)     /* 16 GiB per UNMAP */
+#define MAX_UNMAP_BLOCKS (1u << 20)     /* 4 GiB per UNMAP */
 #define MAX_UNMAP_DESCRIPTORS 64u
 #define ZERO_CHUNK_BLOCKS (1u << 16)    /* 256 MiB per discard/write-zeroes call */
 
@@ -1638,7 +1638,7 @@ prepare(struct iscsi_scmd *cmd)
 		}
 		if (cdb[1] & 0xe0)
 			return bad_cdb(cmd);
-		if (cdb[1] & 0x10) /* ANCHOR: not supported (ANC_SUP would say) */
+		if ((cdb[1] & 0x10) && !(cdb[1] & 0x08)) /* ANCHOR needs UNMAP */
 			return bad_cdb(cmd);
 		if (range_bad(cmd, rw.lba, rw.nblocks))
 			return finish_sense(cmd, SK_ILLEGAL_REQUEST, ASC_LBA_OUT_OF_RANGE);
@@ -1678,7 +1678,7 @@ prepare(struct iscsi_scmd *cmd)
 		if (range_bad(cmd, lba, n))
 			return finish_sense(cmd, SK_ILLEGAL_REQUEST, ASC_LBA_OUT_OF_RANGE);
 		if (n == 0)
-			return good(cmd, 0);
+			return cmd->edtl ? bad_cdb(cmd) : good(cmd, 0);
 		cmd->lba = lba;
 		cmd->nblocks = n;
 		cmd->out_len = 2 * n * ISCSI_BLOCK_SIZE;
@@ -1762,7 +1762,11 @@ iscsi_scsi_exec(struct iscsi_scmd *cmd)
 
 		if (cmd->pos == cmd->end)
 			return good(cmd, 0);
-		if (!zero) {
+		/*
+		 * UNMAP set: deallocate whatever the data (SBC-4 allows it, and
+		 * with LBPRZ the blocks read back as zeroes).
+		 */
+		if (!zero && cmd->step != 0) {
 			/* A pattern: copies of the block fill buf, written chunk by chunk. */
 			for (uint32_t o = ISCSI_BLOCK_SIZE; o < cmd->max_io; o += ISCSI_BLOCK_SIZE)
 				memcpy(cmd->buf + o, cmd->buf, ISCSI_BLOCK_SIZE);
