@@ -1031,7 +1031,15 @@ pr_merge_next(struct osd_peering *pr)
 	if (pr->merge_i >= pr->n_merge) {
 		pr->state = PR_PUSH;
 		pr->target = 0;
-		pr->n_objs = 0;
+		/*
+		 * The pull's object list is done with: pr_push_next starts on a
+		 * target only when pr->objs is NULL (a stale list made it push the
+		 * first target behind its log entries without its objects).
+		 */
+		free(pr->objs);
+		pr->objs = NULL;
+		pr->n_objs = pr->cur = 0;
+		pr->off = 0;
 		pr_push_next(pr);
 		return;
 	}
@@ -1361,6 +1369,32 @@ push_backfill_listed(struct osd_peering *pr)
 	pr_push_next(pr);
 }
 
+/*
+ * Of the members behind whose logs overlap ours, the one left to background
+ * recovery (only one can be: the others count towards min_size): the one
+ * furthest behind, which has the most to push, so that the pushes made before
+ * the PG serves are the shortest. Ties go to the first.
+ */
+static bool
+is_bg_choice(const struct osd_peering *pr, uint32_t idx)
+{
+	const struct osd_pg *pg = pr->pg;
+	const struct osd_pr_member *t = &pr->m[idx];
+	bool wrapped = pg->log.n >= pg->log.cap;
+
+	for (uint32_t i = 0; i < pr->n; i++) {
+		const struct osd_pr_member *u = &pr->m[i];
+
+		if (i == idx || u->last_update >= pg->log.last_version)
+			continue;
+		if (wrapped && osd_pglog_tail_version(&pg->log) > u->last_update)
+			continue; /* a backfill target */
+		if (u->last_update < t->last_update || (u->last_update == t->last_update && i < idx))
+			return false;
+	}
+	return true;
+}
+
 static void
 pr_push_next(struct osd_peering *pr)
 {
@@ -1389,11 +1423,16 @@ pr_push_next(struct osd_peering *pr)
 			/* Start on this target: what it misses, per our log (or a listing). */
 			bool backfill = osd_pglog_tail_version(&pg->log) > t->last_update &&
 					pg->log.n >= pg->log.cap;
+			/* Enough members without it: recover it in the background (the
+			 * one furthest behind, when several are). rec_begin logs it. */
+			bool bg = !backfill && !pr->bg.active && pr->n >= pg->min_size &&
+				  is_bg_choice(pr, pr->target);
 
-			rt_info(RT_SS_OSD, "PG " DF_PGID ": " DF_OSD " is behind (%" PRIx64
-					   " < %" PRIx64 "): %s",
-				pg->pool, pg->seed, t->osd_id, t->last_update, pg->log.last_version,
-				backfill ? "backfilling it" : "pushing");
+			if (!bg)
+				rt_info(RT_SS_OSD, "PG " DF_PGID ": " DF_OSD " is behind (%" PRIx64
+						   " < %" PRIx64 "): %s",
+					pg->pool, pg->seed, t->osd_id, t->last_update,
+					pg->log.last_version, backfill ? "backfilling it" : "pushing");
 			if (!pr->buf) {
 				pr->buf_cap = pr->r->buf_bytes;
 				pr->buf = aligned_alloc(4096, pr->buf_cap);
@@ -1406,8 +1445,7 @@ pr_push_next(struct osd_peering *pr)
 				list_start(pr, pr->target, push_backfill_listed);
 				return;
 			}
-			/* Enough members without it: recover it in the background. */
-			if (!pr->bg.active && pr->n >= pg->min_size) {
+			if (bg) {
 				if (rec_begin(pr, t) < 0) {
 					pr_retry_later(pr, "out of memory", -ENOMEM);
 					return;
