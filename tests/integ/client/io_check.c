@@ -943,7 +943,11 @@ cmd_bench(const char *mon, int qd, int secs, bool write)
 
 		memset(b, 0x5a, 4 * MiB);
 		for (uint64_t o = 0; o < 256 * MiB; o += 4 * MiB)
-			CHECK(tsr_write(bn.vol, o, 4 * MiB, b) == 4 * MiB, "prefill");
+			{
+				ssize_t pn = tsr_write(bn.vol, o, 4 * MiB, b);
+
+				CHECK(pn == 4 * MiB, "prefill: %s", tsr_strerror((int)pn));
+			}
 		free(b);
 	}
 	for (int i = 0; i < qd; i++) {
