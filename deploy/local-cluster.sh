@@ -162,8 +162,10 @@ wait_until() {
 # Fails (showing its log) when a daemon this `up` started has exited.
 dead_daemons() {
 	local name
+	# Our own children: kill -0 is enough (and right after the fork, before
+	# the exec, the command line does not name DIR yet).
 	for name in "${started_names[@]}"; do
-		if ! running "$name"; then
+		if ! kill -0 "$(cat "$dir/$name.pid" 2>/dev/null)" 2>/dev/null; then
 			say "$name exited; the end of $dir/$name.log:"
 			tail -n 20 "$dir/$name.log" >&2 || true
 			return 1
