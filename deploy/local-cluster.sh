@@ -165,7 +165,11 @@ dead_daemons() {
 	# Our own children: kill -0 is enough (and right after the fork, before
 	# the exec, the command line does not name DIR yet).
 	for name in "${started_names[@]}"; do
-		if ! kill -0 "$(cat "$dir/$name.pid" 2>/dev/null)" 2>/dev/null; then
+		local pid
+		pid=$(cat "$dir/$name.pid" 2>/dev/null)
+		# (an exited child stays a zombie until this script ends: state Z)
+		if ! kill -0 "$pid" 2>/dev/null ||
+			[ "$(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null)" = Z ]; then
 			say "$name exited; the end of $dir/$name.log:"
 			tail -n 20 "$dir/$name.log" >&2 || true
 			return 1
