@@ -63,9 +63,9 @@ static const struct rt_conf_opt vhost_opts[] = {
 	  "SOCKET:VOLUME" },
 	{ "queues", 'q', RT_CONF_INT, OPT(queues), "4", 1, VHOST_VQ_MAX, false,
 	  "virtqueues offered to the guest (each served by its own thread)", NULL, "N" },
-	{ "poll-us", 0, RT_CONF_INT, OPT(poll_us), "20", 0, 1000000, false,
+	{ "poll-us", 0, RT_CONF_INT, OPT(poll_us), "0", 0, 1000000, false,
 	  "a queue thread busy-polls this long after its last work before sleeping on the "
-	  "kick and completion fds",
+	  "kick and completion fds (0: sleep at once; polling pays only on dedicated cores)",
 	  NULL, "US" },
 	{ "no-inflight", 0, RT_CONF_BOOL, OPT(no_inflight), "false", 0, 0, false,
 	  "do not offer inflight I/O tracking (requests in flight are lost if this process "
