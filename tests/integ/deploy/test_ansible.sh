@@ -3,15 +3,20 @@
 # ansible-playbook with a local connection, tessera_service_manager=process
 # (no systemd), tessera_prebuilt_dir=$TSR_BIN (no rebuild), every path in the
 # test's temp dir (nothing written to /etc).
-#   1. --syntax-check of every playbook, and ansible-lint when installed.
+#   1. --syntax-check of every playbook (and the example inventories parse),
+#      and ansible-lint when installed.
 #   2. site.yml: 1 monitor + 3 OSDs on files, pool rbd (size 3, min_size 2),
-#      volume vol1; health reaches HEALTH_OK; the volume is written and read
-#      back with verification (tessera-bench --volume --verify), and objects
-#      are written to the pool and read back from every replica.
+#      volume vol1; health reaches HEALTH_OK; 16 MiB of random data are
+#      written to the volume (osdctl volume import) and read back identical
+#      (volume export; plus tessera-bench --volume --verify once it exists),
+#      and objects are written to the pool and read back from every replica.
 #   3. site.yml again: the recap shows changed=0 and failed=0.
 #   4. add-osd.yml with a fourth OSD in the inventory: it is up, HEALTH_OK.
 #   5. remove-osd.yml of one of the first three: out, backfill, stop, osd rm;
 #      the map has 3 OSDs, HEALTH_OK, and the volume and objects verify.
+#   6. add-osd.yml with a file holding foreign data: refused, file untouched.
+#   7. rolling-restart.yml: every daemon has a new PID, HEALTH_OK, data intact.
+#   8. site.yml once more: changed=0, the removed OSD stays stopped.
 # The daemons are started by tessera-service (PIDs in the run dir); the EXIT
 # trap stops exactly those PIDs, whatever happened.
 . "$(dirname "$0")/../lib.sh"
@@ -24,7 +29,8 @@ CLI="${TSR_OSD_TESTCLI:-$(dirname "$TSR_BIN")/tests/integ/osd/tessera-osd-testcl
 
 if ! command -v ansible-playbook >/dev/null 2>&1; then
 	tsr_log "SKIP: ansible-playbook is not installed (scripts/install-deps.sh installs it)"
-	TSR_PASSED=1
+	rm -rf "$TSR_DIR"
+	TSR_DIR=""
 	exit 77
 fi
 
@@ -36,15 +42,15 @@ mkdir -p "$ROOT" "$TSR_DIR/ansible-tmp"
 # Stop every daemon tessera-service recorded (exactly those PIDs), then the
 # harness cleanup (log dump on failure, temp dir).
 ans_cleanup() {
-	local f pid prog
+	local f pid
 	for f in "$RUN"/*.pid; do
 		[ -e "$f" ] || continue
-		read -r pid prog <"$f" || continue
+		read -r pid _ <"$f" || continue
 		kill -TERM "$pid" 2>/dev/null
 	done
 	for f in "$RUN"/*.pid; do
 		[ -e "$f" ] || continue
-		read -r pid prog <"$f" || continue
+		read -r pid _ <"$f" || continue
 		for _ in $(seq 1 100); do
 			kill -0 "$pid" 2>/dev/null || break
 			sleep 0.1
@@ -65,11 +71,12 @@ export ANSIBLE_FORCE_COLOR=0
 
 # 1. Static checks.
 for pb in site.yml add-osd.yml remove-osd.yml rolling-restart.yml; do
-	for inv in single-host.yml three-hosts.yml; do
-		ansible-playbook -i "$PLAYBOOKS/inventories/$inv" --syntax-check "$PLAYBOOKS/$pb" \
-			>"$TSR_DIR/syntax.out" 2>&1 ||
-			{ cat "$TSR_DIR/syntax.out" >&2; tsr_fail "syntax check of $pb with $inv"; }
-	done
+	ansible-playbook -i "$PLAYBOOKS/inventories/three-hosts.yml" --syntax-check "$PLAYBOOKS/$pb" \
+		>"$TSR_DIR/syntax.out" 2>&1 || { cat "$TSR_DIR/syntax.out" >&2; tsr_fail "syntax check of $pb"; }
+done
+for inv in single-host.yml three-hosts.yml; do
+	ansible-inventory -i "$PLAYBOOKS/inventories/$inv" --list >/dev/null 2>"$TSR_DIR/inv.err" ||
+		{ cat "$TSR_DIR/inv.err" >&2; tsr_fail "inventory $inv does not parse"; }
 done
 tsr_log "syntax check passed: site.yml add-osd.yml remove-osd.yml rolling-restart.yml"
 if command -v ansible-lint >/dev/null 2>&1; then
@@ -88,9 +95,10 @@ ports=()
 for i in 0 1 2 3; do ports[i]=$(tsr_free_port); done
 export TESSERA_MON=$MONADDR
 
-# write_inventory N: an inventory with OSDs osd0..osd(N-1).
+# write_inventory N [SUFFIX EXTRA]: an inventory with OSDs osd0..osd(N-1), and
+# EXTRA (one more OSD entry) if given, in $TSR_DIR/inventory-N[SUFFIX].yml.
 write_inventory() {
-	local n=$1 i
+	local n=$1 suffix=${2:-} extra=${3:-} i
 	{
 		cat <<-EOF
 		all:
@@ -129,10 +137,13 @@ write_inventory() {
 		for ((i = 0; i < n; i++)); do
 			echo "        - {name: osd$i, size: 128M, port_base: ${ports[i]}, options: {failure-domain: fd$i}}"
 		done
-	} >"$TSR_DIR/inventory-$n.yml"
+		[ -z "$extra" ] || echo "        $extra"
+	} >"$TSR_DIR/inventory-$n$suffix.yml"
 }
 write_inventory 3
 write_inventory 4
+head -c 1M /dev/urandom >"$TSR_DIR/foreign.img"
+write_inventory 4 -foreign "- {name: osdx, path: $TSR_DIR/foreign.img, port_base: $(tsr_free_port)}"
 
 # play NAME INVENTORY PLAYBOOK [ARGS...]: run a playbook, keep its output in
 # $TSR_DIR/NAME.out, fail the test (with the output) if it fails.
@@ -160,7 +171,7 @@ osds_up() {
 play deploy "$TSR_DIR/inventory-3.yml" site.yml
 tsr_assert "3 OSDs up after site.yml" -- osds_up 3
 tsr_assert "HEALTH_OK after site.yml" -- health_ok
-[ -f "$ROOT/etc/citest.conf" ] && grep -q "^mon = $MONADDR\$" "$ROOT/etc/citest.conf" ||
+grep -q "^mon = $MONADDR\$" "$ROOT/etc/citest.conf" ||
 	tsr_fail "the client configuration does not name the monitor"
 TESSERA_CONF="$ROOT/etc/citest.conf" "$OSDCTL" health >/dev/null ||
 	tsr_fail "osdctl cannot use the rendered client configuration"
@@ -226,6 +237,42 @@ if [ "$have_volumes" = 1 ]; then
 	rm -f "$TSR_DIR/export2"
 	tsr_log "vol1 reads back identical after the removal"
 fi
+
+# The device check: a file holding other data is refused, and left untouched.
+sum_before=$(md5sum <"$TSR_DIR/foreign.img")
+if ansible-playbook -i "$TSR_DIR/inventory-4-foreign.yml" "$PLAYBOOKS/add-osd.yml" \
+	>"$TSR_DIR/foreign.out" 2>&1; then
+	tsr_fail "add-osd.yml accepted a device holding data"
+fi
+grep -q "holds other data" "$TSR_DIR/foreign.out" || tsr_fail "no clear refusal of the foreign device"
+[ "$(md5sum <"$TSR_DIR/foreign.img")" = "$sum_before" ] || tsr_fail "the foreign device was modified"
+[ ! -e "$RUN/osd.osdx.pid" ] || tsr_fail "an OSD was started on the foreign device"
+STATE="$PLAYBOOKS/roles/osd/files/osd-device-state"
+tsr_assert_eq "$(sh "$STATE" "$ROOT/data/osd.osd0.img")" tessera "state of a formatted OSD file"
+tsr_assert_eq "$(sh "$STATE" "$TSR_DIR/foreign.img")" data "state of a foreign file"
+tsr_assert_eq "$(sh "$STATE" "$TSR_DIR/none.img")" absent "state of a missing file"
+head -c 8192 /dev/zero >"$TSR_DIR/zero.img"
+tsr_assert_eq "$(sh "$STATE" "$TSR_DIR/zero.img")" blank "state of a zeroed file"
+tsr_log "a device holding data is refused and left untouched"
+
+# Rolling restart: every daemon restarted (new PIDs), HEALTH_OK, data intact.
+declare -A old_pid=()
+for f in "$RUN"/*.pid; do read -r p _ <"$f"; old_pid[$(basename "$f")]=$p; done
+play restart "$TSR_DIR/inventory-4.yml" rolling-restart.yml
+for f in "${!old_pid[@]}"; do
+	read -r p _ <"$RUN/$f" || tsr_fail "$f is gone after the rolling restart"
+	[ "$p" != "${old_pid[$f]}" ] || tsr_fail "${f%.pid} was not restarted"
+done
+tsr_assert "3 OSDs up after rolling-restart.yml" -- osds_up 3
+tsr_assert "HEALTH_OK after rolling-restart.yml" -- health_ok
+"$CLI" verify --mon "$MONADDR" --pool rbd --objects 40 --base 3000 ||
+	tsr_fail "objects differ after rolling-restart.yml"
+if [ "$have_volumes" = 1 ]; then
+	"$OSDCTL" -m "$MONADDR" volume export vol1 "$TSR_DIR/export3" || tsr_fail "reading vol1 after the restart"
+	cmp -n 16777216 "$TSR_DIR/pattern" "$TSR_DIR/export3" || tsr_fail "vol1 lost data in the rolling restart"
+	rm -f "$TSR_DIR/export3"
+fi
+tsr_log "rolling restart: ${#old_pid[@]} daemons restarted one host at a time, data intact"
 
 # A run of site.yml after the removal leaves osd1 stopped and changes nothing.
 play after "$TSR_DIR/inventory-4.yml" site.yml
