@@ -61,6 +61,15 @@ now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+static uint64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
 static struct tsr_cluster *
 connect_to(const char *mon)
 {
@@ -453,6 +462,30 @@ run(const char *mon)
 	check_open_handle(cl, mon);
 	check_other_holders(cl, mon);
 	check_ids_and_sizes(cl);
+	/* Cost of the management path (printed, not asserted). */
+	{
+		struct tsr_volume *vol;
+		uint64_t t[4] = { 0 }, a;
+		const int n = 20;
+
+		for (int i = 0; i < n; i++) {
+			a = now_us();
+			CHECK_RC(tsr_volume_create(cl, "ctl-timing", 0, NULL), 0);
+			t[0] += now_us() - a;
+			a = now_us();
+			CHECK_RC(tsr_volume_open(cl, "ctl-timing", &vol), 0);
+			t[1] += now_us() - a;
+			a = now_us();
+			CHECK_RC(tsr_volume_close(vol), 0);
+			t[2] += now_us() - a;
+			a = now_us();
+			CHECK_RC(tsr_volume_remove(cl, "ctl-timing"), 0);
+			t[3] += now_us() - a;
+		}
+		fprintf(stderr,
+			"mean over %d: create %.0f us, open %.0f us, close %.0f us, remove %.0f us\n",
+			n, (double)t[0] / n, (double)t[1] / n, (double)t[2] / n, (double)t[3] / n);
+	}
 	/* A handle left open is closed by shutdown. */
 	{
 		struct tsr_volume *vol;
