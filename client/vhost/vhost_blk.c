@@ -252,6 +252,8 @@ req_complete(struct vhost_blk_req *r, uint8_t status)
 	}
 	q->pushed++;
 	q->reqs_done++;
+	atomic_fetch_sub_explicit(&q->dev->bdev->reqs_inflight, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&q->dev->bdev->reqs_completed, 1, memory_order_relaxed);
 	q->free_slots[q->nfree++] = (uint16_t)(r - q->reqs);
 }
 
@@ -381,6 +383,7 @@ queue_take(struct vhost_blk_queue *q, uint16_t head)
 	r->q = q;
 	r->head = head;
 	r->used_len = 0;
+	atomic_fetch_add_explicit(&q->dev->bdev->reqs_inflight, 1, memory_order_relaxed);
 	if (q->inflight) {
 		q->inflight->desc[head].counter = ++q->inflight_counter;
 		__atomic_store_n(&q->inflight->desc[head].inflight, 1, __ATOMIC_RELEASE);
@@ -506,6 +509,7 @@ queue_thread(void *arg)
 			q->inflight->desc[q->stalled->head].inflight = 0;
 		q->stalled = NULL;
 		q->vq.last_avail_idx--;
+		atomic_fetch_sub_explicit(&q->dev->bdev->reqs_inflight, 1, memory_order_relaxed);
 	}
 	while (queue_inflight(q) > 0) {
 		struct pollfd pfd = { bfd, POLLIN, 0 };

@@ -144,6 +144,10 @@ struct vhost_bdev {
 	pthread_mutex_t lock;
 	void (*resize_cb)(void *arg, uint64_t size); /* protected by lock */
 	void *resize_arg;                            /* protected by lock */
+	/* Requests taken from rings and not yet completed, and completed ones,
+	 * over every queue thread of the export (relaxed atomics: counters). */
+	atomic_uint_fast64_t reqs_inflight;
+	atomic_uint_fast64_t reqs_completed;
 };
 
 /* A RAM disk (tests and benchmarks without a cluster). Returns 0 or -errno. */

@@ -11,8 +11,9 @@
  * libtessera's watch becomes a CONFIG_CHANGE_MSG on the backend channel, and
  * the guest re-reads the capacity.
  *
- * Signals are blocked in every thread; the main thread waits for SIGTERM or
- * SIGINT with sigwait, then wakes the control threads by shutting their
+ * Signals are blocked in every thread; the main thread waits with sigwait:
+ * SIGUSR1 logs each export's requests in flight and completed; SIGTERM or
+ * SIGINT then wakes the control threads by shutting their
  * sockets down, and they stop their queues (in-flight I/O completes first).
  */
 #include <errno.h>
@@ -338,6 +339,7 @@ main(int argc, char **argv)
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (log_setup(&c) < 0)
@@ -375,6 +377,15 @@ main(int argc, char **argv)
 			continue;
 		if (sig == SIGHUP)
 			continue;
+		if (sig == SIGUSR1) {
+			/* Operators (and the restart test) ask what is in flight. */
+			for (unsigned i = 0; i < nex; i++)
+				rt_info(RT_SS_VHOST, "%s: %" PRIu64 " requests in flight, %" PRIu64
+					" completed", ex[i].path,
+					(uint64_t)atomic_load(&ex[i].bdev->reqs_inflight),
+					(uint64_t)atomic_load(&ex[i].bdev->reqs_completed));
+			continue;
+		}
 		rt_info(RT_SS_VHOST, "signal %d: shutting down", sig);
 		break;
 	}

@@ -97,6 +97,10 @@ check_io() {
 }
 
 check_loop() {
+	# Background readers keep requests in flight at all times, so that a
+	# backend killed during the loop dies with I/O taken and not completed.
+	(while :; do dd if=$dev of=/dev/null bs=1M count=16 iflag=direct 2>/dev/null; done) &
+	reader=$!
 	k=1
 	while [ $k -le $iters ]; do
 		write_all $seed-$k "$LOOP_BLOCKS"
@@ -104,6 +108,7 @@ check_loop() {
 		echo "TSR-ITER $k"
 		k=$((k + 1))
 	done
+	kill $reader
 	# Leave the data of the last iteration for the host to check.
 	echo "TSR-LAST-SEED $seed-$iters"
 }

@@ -22,15 +22,31 @@ TSR_WAIT_DAEMON=vhost1 tsr_wait_for 20 "vhost socket" -- test -S "$sock"
 iters=4
 vh_qemu guest "$sock" loop r1 $iters
 TSR_WAIT_DAEMON=guest tsr_wait_for 180 "guest loop running" -- vh_console_has guest "TSR-ITER 1"
-tsr_log "kill -9 tessera-vhost during guest I/O"
+# Freeze the OSDs so that the guest's requests pile up in the backend, and
+# wait until it reports some in flight (SIGUSR1 logs the count): the kill
+# then certainly lands on I/O taken from the rings and not completed.
+osds=()
+for f in "$LC_DIR"/osd*.pid; do osds+=("$(cat "$f")"); done
+trap 'rc=$?; kill -CONT "${osds[@]}" 2>/dev/null; (exit $rc); lc__cleanup' EXIT
+kill -STOP "${osds[@]}"
+vh_inflight() {
+	kill -USR1 "$(tsr_pid vhost1)"
+	sleep 0.1
+	grep "requests in flight" "$TSR_DIR/vhost1.log" | tail -n1 | grep -qv " 0 requests in flight"
+}
+TSR_WAIT_DAEMON=vhost1 tsr_wait_for 20 "requests in flight in the backend" -- vh_inflight
+tsr_log "kill -9 tessera-vhost with $(grep -o '[0-9]* requests in flight' "$TSR_DIR/vhost1.log" | tail -n1)"
 tsr_kill vhost1
+kill -CONT "${osds[@]}"
 tsr_start vhost2 "${vhost_cmd[@]}"
 TSR_WAIT_DAEMON=vhost2 tsr_wait_for 20 "frontend reconnected" -- \
 	grep -q "frontend connected" "$TSR_DIR/vhost2.log"
 vh_wait_result guest 240
 grep -q "TSR-ITER $iters" "$TSR_DIR/guest.console" || tsr_fail "the loop did not finish"
 grep -q "queue 0 started" "$TSR_DIR/vhost2.log" || tsr_fail "the restarted backend served no queue"
-tsr_log "resubmitted after the restart: $(grep -o 'resubmitting [0-9]* requests' "$TSR_DIR/vhost2.log" | tr '\n' ' ')"
+resub=$(grep -o 'resubmitting [0-9]* requests' "$TSR_DIR/vhost2.log" | tr '\n' ' ')
+[ -n "$resub" ] || tsr_fail "the restarted backend resubmitted nothing"
+tsr_log "after the restart: $resub"
 
 osdctl volume export vm1 "$TSR_DIR/vm1.img" >/dev/null 2>"$TSR_DIR/export.err" ||
 	{ cat "$TSR_DIR/export.err" >&2; tsr_fail "volume export"; }
