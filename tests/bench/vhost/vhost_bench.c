@@ -158,6 +158,8 @@ setup_queue(struct vb_queue *q, uint64_t gpa)
 	q->rnd = 0x9e3779b97f4a7c15ull * (q->idx + 1);
 	if (q->kick_fd < 0 || q->call_fd < 0 || !q->hist)
 		return -ENOMEM;
+	/* Writes carry a recognisable non-zero pattern. */
+	memset(q->data, 0x5a, (size_t)qd * conf.bs);
 	for (unsigned s = 0; s < qd; s++) {
 		unsigned d = s * 3;
 		q->desc[d] = (struct vring_desc){ q->hdrs_gpa + s * 32, 16, VRING_DESC_F_NEXT,

@@ -5,7 +5,8 @@
 # vhost-user-blk with two queues; the host then exports the volume with
 # osdctl and compares it byte for byte with the guest's pattern. Then a
 # second guest waits while the volume is resized and sees the new capacity
-# (CONFIG_CHANGE_MSG -> config interrupt).
+# (CONFIG_CHANGE_MSG -> config interrupt). Last, one process serves two
+# volumes (--export) to the userspace benchmark frontend.
 set -u
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../deploy/lc_lib.sh"
@@ -38,4 +39,19 @@ vh_wait_result guest2 120
 grep -q "TSR-RESIZED 262144" "$TSR_DIR/guest2.console" || tsr_fail "the guest did not see 128 MiB"
 
 tsr_stop vhost || tsr_fail "tessera-vhost did not exit cleanly on SIGTERM"
+
+tsr_log "one process, two exports (--export), driven by tessera-vhost-bench"
+osdctl volume create vm2 32M >/dev/null || tsr_fail "volume create vm2"
+tsr_start vhost2 "$TSR_BIN/tessera-vhost" --mon "$TESSERA_MON" --export "$TSR_DIR/a.sock:vm1" \
+	--export "$TSR_DIR/b.sock:vm2" --queues 2
+TSR_WAIT_DAEMON=vhost2 tsr_wait_for 20 "both sockets" -- test -S "$TSR_DIR/b.sock" -a -S "$TSR_DIR/a.sock"
+for s in a b; do
+	out=$("$TSR_BIN/tessera-vhost-bench" --socket "$TSR_DIR/$s.sock" --rw randwrite --iodepth 4 \
+		--queues 2 --runtime 1s --size 16M) || tsr_fail "bench on $s.sock: $out"
+	tsr_log "$s.sock: $out"
+done
+osdctl volume export vm2 "$TSR_DIR/vm2.img" >/dev/null 2>&1 || tsr_fail "volume export vm2"
+[ "$(head -c 16M "$TSR_DIR/vm2.img" | tr -d '\0' | head -c 1 | wc -c)" = 1 ] ||
+	tsr_fail "the bench's writes did not reach vm2"
+tsr_stop vhost2 || tsr_fail "tessera-vhost (two exports) did not exit cleanly"
 tsr_pass
