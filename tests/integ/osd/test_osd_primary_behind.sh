@@ -85,20 +85,29 @@ tsr_wait_for 30 "osd3 marked down" -- osds_up_exact 2
 start_osd 3
 tsr_wait_for 30 "osd3 booted again" -- boots 3 2
 tsr_wait_for 60 "a PG of osd.$id3 reported active+recovering" -- have_recovering "$id3"
-seed=$(recovering_seed "$id3")
-[ -n "$seed" ] || tsr_fail "the recovering PG vanished before it could be used"
-tsr_log "PG seed $seed (primary osd.$id3, behind) is recovering: client I/O on it"
 grep -q "pulling [0-9]* objects from osd\.[0-9]* in the background" "$TSR_DIR/osd3.log" ||
 	tsr_fail "osd3 logged no background pull"
+# The PG with the most objects to pull (the longest recovery).
+seed=$(grep -oE "PG 1\.[0-9a-f]+: pulling [0-9]+ objects from osd\.[0-9]+ in the background" \
+	"$TSR_DIR/osd3.log" | sort -t' ' -k4 -n -r | head -n 1 | sed -E 's/^PG 1\.([0-9a-f]+):.*/\1/')
+[ -n "$seed" ] || tsr_fail "no PG pulled in the background"
+seed=$((16#$seed))
+pg_recovering "$seed" || tsr_fail "PG $seed finished its pull before any I/O (too few objects?)"
+tsr_log "PG seed $seed (primary osd.$id3, behind) is recovering: client I/O on it"
 
-# Rounds on objects of that PG, the last ones of the PG first (the walk pulls
-# in ascending order, so these are the least likely to be here yet).
-mapfile -t olds < <(for o in $(seq $((NOBJ - 1)) -1 0); do
-	"$CLI" members --mon "$MONADDR" --pool rbd --oid "$o" >/dev/null 2>&1 || continue
-	s=$("$CLI" oid-in-pg --mon "$MONADDR" --pool rbd --pg "$seed" --oid "$o" | head -n 1)
-	[ "$s" = "$o" ] && echo "$o"
-done | head -n 6)
-[ "${#olds[@]}" -ge 3 ] || tsr_fail "too few objects in PG $seed"
+# Its objects in ascending order (the order of the background walk); the
+# rounds use the last ones, the least likely to be here yet.
+objs=()
+o=$("$CLI" oid-in-pg --mon "$MONADDR" --pool rbd --pg "$seed" --oid 0 | head -n 1)
+while [ -n "$o" ] && [ "$o" -lt $NOBJ ] && [ "${#objs[@]}" -lt $NOBJ ]; do
+	objs+=("$o")
+	o=$("$CLI" oid-in-pg --mon "$MONADDR" --pool rbd --pg "$seed" --oid $((o + 1)) | head -n 1)
+done
+[ "${#objs[@]}" -ge 3 ] || tsr_fail "too few objects in PG $seed"
+olds=()
+for ((k = ${#objs[@]} - 1; k >= 0 && ${#olds[@]} < 6; k--)); do
+	olds+=("${objs[$k]}")
+done
 new=$("$CLI" oid-in-pg --mon "$MONADDR" --pool rbd --pg "$seed" --oid 200000 | head -n 1)
 during=0
 round=0
