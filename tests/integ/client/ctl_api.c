@@ -300,6 +300,9 @@ check_open_handle(struct tsr_cluster *cl, const char *mon)
 	struct child c;
 	uint64_t id, t0;
 	char *argv[8];
+	unsigned char *blk;
+
+	CHECK(posix_memalign((void **)&blk, 4096, 4096) == 0);
 
 	CHECK_RC(tsr_volume_open(cl, "ctl-missing", &vol), -ENOENT);
 	CHECK_RC(tsr_volume_open(cl, "", &vol), -EINVAL);
@@ -319,7 +322,13 @@ check_open_handle(struct tsr_cluster *cl, const char *mon)
 	CHECK(tsr_volume_size(vol) == 128 * MiB);
 	CHECK_RC(tsr_volume_resize(vol, 32 * MiB + 1, TSR_RESIZE_ALLOW_SHRINK), -EINVAL);
 	CHECK_RC(tsr_volume_resize(vol, 32 * MiB, 0x80), -EINVAL);
+	/* Data past the new size is deleted: it reads as zeroes after growing
+	 * back (40 MiB is in the fifth object, 32 MiB the end of the fourth). */
+	memset(blk, 0xab, 4096);
+	CHECK_RC(tsr_write(vol, 40 * MiB, 4096, blk), 4096);
+	CHECK_RC(tsr_write(vol, 28 * MiB, 4096, blk), 4096);
 	CHECK_RC(tsr_volume_resize(vol, 32 * MiB, TSR_RESIZE_ALLOW_SHRINK), 0);
+	CHECK_RC(tsr_read(vol, 40 * MiB, 4096, blk), -ERANGE);
 	CHECK(tsr_volume_size(vol) == 32 * MiB);
 	CHECK(atomic_load(&ev.resized) == 2 && atomic_load(&ev.last_size) == 32 * MiB);
 	CHECK_RC(tsr_volume_resize(vol, 32 * MiB, 0), 0); /* no change */
@@ -335,6 +344,15 @@ check_open_handle(struct tsr_cluster *cl, const char *mon)
 	CHECK_RC(tsr_volume_info_by_name(cl, "ctl-a", &info), -ENOENT);
 	CHECK_RC(tsr_volume_info_by_name(cl, "ctl-a2", &info), 0);
 	CHECK_RC(tsr_volume_resize(vol, 48 * MiB, 0), 0);
+	/* The handle's I/O works after the rename; the data below the shrink
+	 * survived it, the data past it did not. */
+	memset(blk, 0, 4096);
+	CHECK_RC(tsr_read(vol, 28 * MiB, 4096, blk), 4096);
+	CHECK(blk[0] == 0xab && blk[4095] == 0xab);
+	CHECK_RC(tsr_read(vol, 40 * MiB, 4096, blk), 4096);
+	CHECK(blk[0] == 0 && blk[4095] == 0 && memcmp(blk, blk + 1, 4095) == 0);
+	memset(blk, 0x5c, 4096);
+	CHECK_RC(tsr_write(vol, 44 * MiB, 4096, blk), 4096);
 	CHECK_RC(tsr_volume_info_by_name(cl, "ctl-a2", &info), 0);
 	CHECK(info.size == 48 * MiB);
 
@@ -372,6 +390,7 @@ check_open_handle(struct tsr_cluster *cl, const char *mon)
 	CHECK_RC(tsr_volume_remove(cl, "ctl-a2"), -ENOENT);
 	CHECK_RC(tsr_volume_info_by_name(cl, "ctl-a2", &info), -ENOENT);
 	CHECK_RC(tsr_volume_remove(cl, ""), -EINVAL);
+	free(blk);
 }
 
 /* Other processes holding a volume open: closed cleanly, then killed. */
