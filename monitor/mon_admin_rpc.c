@@ -307,7 +307,8 @@ cmd_osd_perf(struct mon *mon, const Tessera__AdminCommand *a, struct admin_out *
 	if (id && *id) {
 		errno = 0;
 		want = strtol(id, &end, 10);
-		if (errno || *end || want < 0 || want > UINT32_MAX || !mon_map_osd(m, (uint32_t)want)) {
+		if (errno || *end || want < 0 || want > UINT32_MAX ||
+		    !mon_map_osd(m, (uint32_t)want)) {
 			snprintf(o->err, sizeof(o->err), "osd '%s' does not exist", id);
 			return -ENOENT;
 		}

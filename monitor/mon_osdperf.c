@@ -8,8 +8,7 @@
 #include "mon_json.h"
 #include "mon_osdperf.h"
 
-const char *const mon_perf_class_names[MON_PERF_NCLASS] = { "read", "write", "other",
-							    "replica" };
+const char *const mon_perf_class_names[MON_PERF_NCLASS] = {"read", "write", "other", "replica"};
 
 uint64_t
 mon_perf_bucket_low(uint32_t i)
@@ -55,7 +54,7 @@ mon_perf_quantile(const struct mon_perf_hist *h, double q)
 
 void
 mon_perf_hist_sub(const struct mon_perf_hist *a, const struct mon_perf_hist *b,
-		  struct mon_perf_hist *d)
+                  struct mon_perf_hist *d)
 {
 	bool restarted = a->ops < b->ops;
 
@@ -68,8 +67,8 @@ mon_perf_hist_sub(const struct mon_perf_hist *a, const struct mon_perf_hist *b,
 	d->ops = a->ops - b->ops;
 	d->bytes = a->bytes >= b->bytes ? a->bytes - b->bytes : a->bytes;
 	d->errors = a->errors >= b->errors ? a->errors - b->errors : a->errors;
-	d->lat_sum_us = a->lat_sum_us >= b->lat_sum_us ? a->lat_sum_us - b->lat_sum_us
-						       : a->lat_sum_us;
+	d->lat_sum_us =
+	    a->lat_sum_us >= b->lat_sum_us ? a->lat_sum_us - b->lat_sum_us : a->lat_sum_us;
 	for (uint32_t i = 0; i < MON_PERF_BUCKETS; i++)
 		d->b[i] = a->b[i] - b->b[i];
 }
@@ -114,7 +113,7 @@ mon_osdperf_get(const struct mon_osdperf *s, uint32_t osd_id)
 
 int
 mon_osdperf_update(struct mon_osdperf *s, uint32_t osd_id, uint64_t now_us,
-		   const struct mon_reactor_perf *rs, uint32_t n)
+                   const struct mon_reactor_perf *rs, uint32_t n)
 {
 	struct mon_osdperf_osd *o = find(s, osd_id);
 	struct mon_reactor_perf *t;
@@ -173,14 +172,14 @@ void
 mon_osdperf_text_header(FILE *text)
 {
 	fprintf(text, "%-6s %-7s %-4s %-5s %-8s %10s %8s %12s %6s %8s %8s %8s %8s\n", "OSD",
-		"REACTOR", "QD", "QDMAX", "CLASS", "OPS", "IOPS", "BYTES", "ERR", "MEAN_US",
-		"P50_US", "P99_US", "P999_US");
+	        "REACTOR", "QD", "QDMAX", "CLASS", "OPS", "IOPS", "BYTES", "ERR", "MEAN_US",
+	        "P50_US", "P99_US", "P999_US");
 }
 
 static void
 emit_class(struct mon_json *j, FILE *text, const char *osd, const char *reactor, uint64_t qd,
-	   uint64_t qd_max, const char *name, const struct mon_perf_hist *h,
-	   const struct mon_perf_hist *recent, double interval_s)
+           uint64_t qd_max, const char *name, const struct mon_perf_hist *h,
+           const struct mon_perf_hist *recent, double interval_s)
 {
 	uint64_t mean = h->ops ? h->lat_sum_us / h->ops : 0;
 	uint64_t p50 = mon_perf_quantile(h, 0.5), p99 = mon_perf_quantile(h, 0.99);
@@ -216,15 +215,15 @@ emit_class(struct mon_json *j, FILE *text, const char *osd, const char *reactor,
 	mon_json_obj_end(j);
 	if (h->ops)
 		fprintf(text,
-			"%-6s %-7s %-4" PRIu64 " %-5" PRIu64 " %-8s %10" PRIu64 " %8.0f %12" PRIu64
-			" %6" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 "\n",
-			osd, reactor, qd, qd_max, name, h->ops, iops, h->bytes, h->errors, mean, p50,
-			p99, p999);
+		        "%-6s %-7s %-4" PRIu64 " %-5" PRIu64 " %-8s %10" PRIu64 " %8.0f %12" PRIu64
+		        " %6" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 "\n",
+		        osd, reactor, qd, qd_max, name, h->ops, iops, h->bytes, h->errors, mean,
+		        p50, p99, p999);
 }
 
 void
 mon_osdperf_emit(const struct mon_osdperf_osd *o, uint32_t osd_id, bool up, uint64_t now_us,
-		 struct mon_json *j, FILE *text)
+                 struct mon_json *j, FILE *text)
 {
 	struct mon_perf_hist tot[MON_PERF_NCLASS], rtot[MON_PERF_NCLASS];
 	char osd[16], rname[16];
@@ -267,8 +266,8 @@ mon_osdperf_emit(const struct mon_osdperf_osd *o, uint32_t osd_id, bool up, uint
 			if (have_prev)
 				mon_perf_hist_sub(&rp->cls[c], &o->prev[i].cls[c], &rec);
 			emit_class(j, text, osd, rname, rp->inflight, rp->inflight_max,
-				   mon_perf_class_names[c], &rp->cls[c], have_prev ? &rec : NULL,
-				   interval_s);
+			           mon_perf_class_names[c], &rp->cls[c], have_prev ? &rec : NULL,
+			           interval_s);
 			mon_perf_hist_add(&tot[c], &rp->cls[c]);
 			if (have_prev)
 				mon_perf_hist_add(&rtot[c], &rec);
@@ -281,7 +280,7 @@ mon_osdperf_emit(const struct mon_osdperf_osd *o, uint32_t osd_id, bool up, uint
 	mon_json_u64(j, "inflight_max", qd_max);
 	for (uint32_t c = 0; c < MON_PERF_NCLASS; c++)
 		emit_class(j, text, osd, "all", qd, qd_max, mon_perf_class_names[c], &tot[c],
-			   have_prev ? &rtot[c] : NULL, interval_s);
+		           have_prev ? &rtot[c] : NULL, interval_s);
 	mon_json_obj_end(j);
 	mon_json_obj_end(j);
 }

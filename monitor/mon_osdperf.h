@@ -91,7 +91,7 @@ uint64_t mon_perf_quantile(const struct mon_perf_hist *h, double q);
 /* d = a - b, bucket by bucket (b older than a; a counter that went back, i.e.
  * the OSD restarted, makes d = a). */
 void mon_perf_hist_sub(const struct mon_perf_hist *a, const struct mon_perf_hist *b,
-		       struct mon_perf_hist *d);
+                       struct mon_perf_hist *d);
 /* acc += h. */
 void mon_perf_hist_add(struct mon_perf_hist *acc, const struct mon_perf_hist *h);
 
@@ -111,7 +111,7 @@ struct mon_osdperf {
 void mon_osdperf_fini(struct mon_osdperf *s);
 /* Keep a new report of osd_id (n reactors). Returns 0, -EINVAL (too many reactors), -ENOMEM. */
 int mon_osdperf_update(struct mon_osdperf *s, uint32_t osd_id, uint64_t now_us,
-		       const struct mon_reactor_perf *rs, uint32_t n);
+                       const struct mon_reactor_perf *rs, uint32_t n);
 const struct mon_osdperf_osd *mon_osdperf_get(const struct mon_osdperf *s, uint32_t osd_id);
 void mon_osdperf_forget(struct mon_osdperf *s, uint32_t osd_id);
 
@@ -123,6 +123,6 @@ void mon_osdperf_forget(struct mon_osdperf *s, uint32_t osd_id);
 struct mon_json;
 void mon_osdperf_text_header(FILE *text);
 void mon_osdperf_emit(const struct mon_osdperf_osd *o, uint32_t osd_id, bool up, uint64_t now_us,
-		      struct mon_json *j, FILE *text);
+                      struct mon_json *j, FILE *text);
 
 #endif

@@ -222,7 +222,8 @@ heartbeat_perf(struct mon *mon, const Tessera__OsdHeartbeat *h)
 	int rc;
 
 	if (n > MON_PERF_MAX_REACTORS) {
-		rt_warn_rl(RT_SS_MON, DF_OSD " heartbeat: %zu reactors of perf counters, at most %d",
+		rt_warn_rl(RT_SS_MON,
+			   DF_OSD " heartbeat: %zu reactors of perf counters, at most %d",
 			   h->osd_id, n, MON_PERF_MAX_REACTORS);
 		return;
 	}
@@ -257,7 +258,8 @@ heartbeat_perf(struct mon *mon, const Tessera__OsdHeartbeat *h)
 	}
 	rc = mon_osdperf_update(&mon->osdperf, h->osd_id, mon_now_mono_us(), rs, (uint32_t)n);
 	if (rc < 0)
-		rt_debug(RT_SS_MON, DF_OSD " heartbeat perf counters: " DF_RC, h->osd_id, DP_RC(rc));
+		rt_debug(RT_SS_MON, DF_OSD " heartbeat perf counters: " DF_RC, h->osd_id,
+			 DP_RC(rc));
 	free(rs);
 }
 

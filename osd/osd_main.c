@@ -94,8 +94,8 @@ static const struct rt_conf_opt osd_opts[] = {
 	  offsetof(struct osd_conf, recovery_bytes_per_sec), "128M", 0, 1LL << 40, false,
 	  "background recovery rate limit per PG, in bytes pushed per second (0: unlimited)",
 	  NULL, "BYTES" },
-	{ "recovery-blocking-pull", 0, RT_CONF_BOOL, offsetof(struct osd_conf, recovery_blocking_pull),
-	  "false", 0, 0, false,
+	{ "recovery-blocking-pull", 0, RT_CONF_BOOL,
+	  offsetof(struct osd_conf, recovery_blocking_pull), "false", 0, 0, false,
 	  "a primary that is behind pulls every missing object before it serves the PG "
 	  "(default: it serves at once and pulls in the background, ops on a missing object "
 	  "first pull it)",

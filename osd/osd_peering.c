@@ -794,7 +794,8 @@ mp_setup(struct osd_peering *pr, const struct osd_pr_member *a)
 		struct st_obj_info info;
 		struct st_obj_id obj = { .pool = pr->pg->pool, .oid = pr->objs[i].oid };
 
-		if (st_object_stat(pr->r->st, obj, &info) == 0 && info.version == pr->objs[i].version)
+		if (st_object_stat(pr->r->st, obj, &info) == 0 &&
+		    info.version == pr->objs[i].version)
 			continue; /* already right here */
 		mp->objs[k++] = pr->objs[i];
 	}
@@ -844,9 +845,10 @@ pr_decide(struct osd_peering *pr)
 		if (!held) {
 			/* Our log names data we lack and no member up has it. */
 			if (!pr->incomplete)
-				rt_warn(RT_SS_OSD, "PG " DF_PGID ": incomplete: our log reaches %" PRIx64
-						   " but our data only %" PRIx64 " and no member up "
-						   "holds more; waiting for one",
+				rt_warn(RT_SS_OSD,
+					"PG " DF_PGID ": incomplete: our log reaches %" PRIx64
+					" but our data only %" PRIx64
+					" and no member up holds more; waiting for one",
 					pg->pool, pg->seed, pg->log.last_version, mine);
 			pr->incomplete = true;
 			pr_retry_later(pr, "incomplete", -RT_EPGINACTIVE);
@@ -1389,7 +1391,8 @@ is_bg_choice(const struct osd_peering *pr, uint32_t idx)
 			continue;
 		if (wrapped && osd_pglog_tail_version(&pg->log) > u->last_update)
 			continue; /* a backfill target */
-		if (u->last_update < t->last_update || (u->last_update == t->last_update && i < idx))
+		if (u->last_update < t->last_update ||
+		    (u->last_update == t->last_update && i < idx))
 			return false;
 	}
 	return true;
@@ -1432,7 +1435,8 @@ pr_push_next(struct osd_peering *pr)
 				rt_info(RT_SS_OSD, "PG " DF_PGID ": " DF_OSD " is behind (%" PRIx64
 						   " < %" PRIx64 "): %s",
 					pg->pool, pg->seed, t->osd_id, t->last_update,
-					pg->log.last_version, backfill ? "backfilling it" : "pushing");
+					pg->log.last_version,
+					backfill ? "backfilling it" : "pushing");
 			if (!pr->buf) {
 				pr->buf_cap = pr->r->buf_bytes;
 				pr->buf = aligned_alloc(4096, pr->buf_cap);

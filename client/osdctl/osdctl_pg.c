@@ -84,7 +84,7 @@ parse_pgid(const struct mon_map *m, const char *s, uint32_t *pool, uint32_t *see
 /* One ScrubPg to the PG's primary reactor, retried until the deadline. */
 static void
 scrub_one(struct osdctl_client *cl, struct mon_map **mp, uint64_t deadline, bool no_repair,
-	  struct scrub_res *res)
+          struct scrub_res *res)
 {
 	int attempt = 0;
 
@@ -112,7 +112,7 @@ scrub_one(struct osdctl_client *cl, struct mon_map **mp, uint64_t deadline, bool
 		if (!o || !o->up || !o->n_reactors) {
 			res->rc = -RT_EPGINACTIVE;
 			snprintf(res->err, sizeof(res->err), "no up primary in map epoch %" PRIu64,
-				 (*mp)->epoch);
+			         (*mp)->epoch);
 			goto retry;
 		}
 		res->osd = o->id;
@@ -121,7 +121,7 @@ scrub_one(struct osdctl_client *cl, struct mon_map **mp, uint64_t deadline, bool
 			bool v6 = strchr(a->host, ':') != NULL;
 
 			snprintf(addr, sizeof(addr), "%s%s%s:%u", v6 ? "[" : "", a->host,
-				 v6 ? "]" : "", a->port);
+			         v6 ? "]" : "", a->port);
 		}
 		rc = osdctl_client_init(&oc, addr, deadline - osdctl_now_us());
 		if (rc < 0) {
@@ -140,14 +140,14 @@ scrub_one(struct osdctl_client *cl, struct mon_map **mp, uint64_t deadline, bool
 		if (rc < 0) {
 			res->rc = rc;
 			snprintf(res->err, sizeof(res->err), "osd.%u at %s: %s", o->id, addr,
-				 rt_strerror(rc));
+			         rt_strerror(rc));
 			osdctl_client_fini(&oc);
 			goto retry;
 		}
 		if (type != FRAME_T_SCRUB_PG_REPLY) {
 			res->rc = -EPROTO;
 			snprintf(res->err, sizeof(res->err), "osd.%u: unexpected reply %s", o->id,
-				 frame_type_name(type));
+			         frame_type_name(type));
 			osdctl_client_fini(&oc);
 			return;
 		}
@@ -167,7 +167,7 @@ scrub_one(struct osdctl_client *cl, struct mon_map **mp, uint64_t deadline, bool
 		snprintf(res->err, sizeof(res->err), "osd.%u: %s", o->id, rt_strerror(res->rc));
 		if (res->rc != -EAGAIN && res->rc != -RT_ENOTPRIMARY)
 			return;
-retry:
+	retry:
 		/* Peering, a map change or a primary going down: wait a little, new map. */
 		usleep(100000);
 		{
@@ -190,8 +190,8 @@ print_res_json(const struct scrub_res *r, bool last)
 	if (r->rc < 0)
 		printf("\"error\": \"%s\", ", r->err);
 	printf("\"objects\": %" PRIu64 ", \"bytes\": %" PRIu64 ", \"inconsistencies\": %" PRIu64
-	       ", \"repaired\": %" PRIu64 ", \"unrepaired\": %" PRIu64
-	       ", \"duration_us\": %" PRIu64 "}%s\n",
+	       ", \"repaired\": %" PRIu64 ", \"unrepaired\": %" PRIu64 ", \"duration_us\": %" PRIu64
+	       "}%s\n",
 	       r->objects, r->bytes, r->errors, r->repaired, r->unrepaired, r->duration_us,
 	       last ? "" : ",");
 }
@@ -202,7 +202,7 @@ osdctl_pg_scrub(struct osdctl_client *cl, bool json, bool no_repair, char **pos,
 	uint64_t deadline = osdctl_now_us() + cl->timeout_us;
 	struct scrub_res *res = NULL;
 	struct mon_map *m = NULL;
-	uint64_t tot[5] = { 0 };
+	uint64_t tot[5] = {0};
 	size_t n = 0, cap = 0;
 	int rc, failed = 0;
 
@@ -227,9 +227,10 @@ osdctl_pg_scrub(struct osdctl_client *cl, bool json, bool no_repair, char **pos,
 			first = 0;
 			count = p->pg_count;
 		} else {
-			fprintf(stderr, "osdctl: pg scrub: '%s' is neither an existing PGID "
-					"(POOL.SEED, seed in hex) nor a pool name\n",
-				pos[i]);
+			fprintf(stderr,
+			        "osdctl: pg scrub: '%s' is neither an existing PGID "
+			        "(POOL.SEED, seed in hex) nor a pool name\n",
+			        pos[i]);
 			free(res);
 			mon_map_destroy(&m);
 			return 1;
@@ -263,7 +264,7 @@ osdctl_pg_scrub(struct osdctl_client *cl, bool json, bool no_repair, char **pos,
 		if (r->rc < 0) {
 			failed++;
 			fprintf(stderr, "osdctl: pg scrub " DF_PG ": %s\n", r->pool, r->seed,
-				r->err[0] ? r->err : rt_strerror(r->rc));
+			        r->err[0] ? r->err : rt_strerror(r->rc));
 			if (!json)
 				printf(DF_PG "%*s failed: %s\n", r->pool, r->seed, 6, "",
 				       r->err[0] ? r->err : rt_strerror(r->rc));
@@ -295,9 +296,8 @@ osdctl_pg_scrub(struct osdctl_client *cl, bool json, bool no_repair, char **pos,
 		       ", \"repaired\": %" PRIu64 ", \"unrepaired\": %" PRIu64 "}\n}\n",
 		       n, failed, tot[0], tot[1], tot[2], tot[3], tot[4]);
 	} else {
-		printf("total: %zu pgs scrubbed%s, %" PRIu64 " objects, %" PRIu64
-		       " bytes, %" PRIu64 " inconsistencies, %" PRIu64 " repaired, %" PRIu64
-		       " unrepaired%s\n",
+		printf("total: %zu pgs scrubbed%s, %" PRIu64 " objects, %" PRIu64 " bytes, %" PRIu64
+		       " inconsistencies, %" PRIu64 " repaired, %" PRIu64 " unrepaired%s\n",
 		       n - (size_t)failed, failed ? " (some failed)" : "", tot[0], tot[1], tot[2],
 		       tot[3], tot[4], no_repair ? " (--no-repair)" : "");
 	}

@@ -22,7 +22,7 @@ START_TEST(test_buckets)
 		/* A bucket is at most a quarter of its lower bound wide (past the exact ones). */
 		if (i >= 4)
 			ck_assert_uint_le(mon_perf_bucket_high(i) - mon_perf_bucket_low(i) + 1,
-					  mon_perf_bucket_low(i) / 4);
+			                  mon_perf_bucket_low(i) / 4);
 	}
 	ck_assert_uint_eq(mon_perf_bucket(3), 3);
 	ck_assert_uint_eq(mon_perf_bucket(4), 4);
@@ -51,9 +51,8 @@ START_TEST(test_quantiles)
 	ck_assert_uint_eq(mon_perf_quantile(&h, 0.5), mon_perf_bucket_high(mon_perf_bucket(100)));
 	ck_assert_uint_eq(mon_perf_quantile(&h, 0.99), mon_perf_bucket_high(mon_perf_bucket(100)));
 	ck_assert_uint_eq(mon_perf_quantile(&h, 0.999),
-			  mon_perf_bucket_high(mon_perf_bucket(1000)));
-	ck_assert_uint_eq(mon_perf_quantile(&h, 1.0),
-			  mon_perf_bucket_high(mon_perf_bucket(50000)));
+	                  mon_perf_bucket_high(mon_perf_bucket(1000)));
+	ck_assert_uint_eq(mon_perf_quantile(&h, 1.0), mon_perf_bucket_high(mon_perf_bucket(50000)));
 	ck_assert_uint_ge(mon_perf_quantile(&h, 0.5), 100);
 	ck_assert_uint_le(mon_perf_quantile(&h, 0.5), 125);
 }
@@ -62,7 +61,7 @@ END_TEST
 START_TEST(test_sub_and_store)
 {
 	struct mon_reactor_perf a[2], b[2];
-	struct mon_osdperf s = { 0 };
+	struct mon_osdperf s = {0};
 	const struct mon_osdperf_osd *o;
 	struct mon_perf_hist d;
 	struct mon_json j;
