@@ -100,7 +100,8 @@ struct export {
 	char *volume;
 	struct vhost_bdev *bdev;
 	int listen_fd;
-	_Atomic int conn_fd;
+	pthread_mutex_t conn_lock;
+	int conn_fd;          /* the connection being served, -1: none; conn_lock */
 	atomic_bool stop;
 	pthread_t thread;
 	bool started;
@@ -149,11 +150,14 @@ export_thread(void *arg)
 				rt_err(RT_SS_VHOST, "%s: accept: %s", e->path, strerror(errno));
 			break;
 		}
-		atomic_store(&e->conn_fd, fd);
+		pthread_mutex_lock(&e->conn_lock);
 		if (atomic_load(&e->stop)) {
+			pthread_mutex_unlock(&e->conn_lock);
 			close(fd);
 			break;
 		}
+		e->conn_fd = fd;
+		pthread_mutex_unlock(&e->conn_lock);
 		rt_info(RT_SS_VHOST, "%s: frontend connected", e->path);
 		vhost_dev_init(dev, fd, e->bdev, &e->opts);
 		pthread_mutex_lock(&e->bdev->lock);
@@ -166,8 +170,10 @@ export_thread(void *arg)
 		e->bdev->resize_arg = NULL;
 		pthread_mutex_unlock(&e->bdev->lock);
 		vhost_dev_fini(dev);
-		atomic_store(&e->conn_fd, -1);
+		pthread_mutex_lock(&e->conn_lock);
+		e->conn_fd = -1;
 		close(fd);
+		pthread_mutex_unlock(&e->conn_lock);
 		rt_info(RT_SS_VHOST, "%s: frontend disconnected%s%s (%" PRIu64 " requests)",
 			e->path, rc < 0 ? ": " : "", rc < 0 ? strerror(-rc) : "",
 			(uint64_t)atomic_load(&dev->reqs));
@@ -224,7 +230,7 @@ add_export(struct export **list, unsigned *n, const char *path, const char *volu
 	e->path = strdup(path);
 	e->volume = volume ? strdup(volume) : NULL;
 	e->listen_fd = -1;
-	atomic_init(&e->conn_fd, -1);
+	e->conn_fd = -1;
 	if (!e->path || (volume && !e->volume))
 		return -ENOMEM;
 	return 0;
@@ -315,7 +321,7 @@ main(int argc, char **argv)
 	struct export *ex = NULL;
 	unsigned nex = 0;
 	sigset_t sigs;
-	int rc, first_arg, sig, exit_code = 1;
+	int rc, first_arg, sig, exit_code = 2;
 
 	memset(&c, 0, sizeof(c));
 	rc = rt_conf_parse(&vhost_table, &c, argc, argv, &first_arg);
@@ -333,7 +339,10 @@ main(int argc, char **argv)
 		return 2;
 	}
 	if (parse_exports(&c, &ex, &nex) < 0)
-		return 2;
+		goto out_free;
+	/* After the array stops moving. */
+	for (unsigned i = 0; i < nex; i++)
+		pthread_mutex_init(&ex[i].conn_lock, NULL);
 
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
@@ -342,6 +351,7 @@ main(int argc, char **argv)
 	sigaddset(&sigs, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	exit_code = 1;
 	if (log_setup(&c) < 0)
 		goto out_free;
 
@@ -394,12 +404,13 @@ main(int argc, char **argv)
 out_stop:
 	for (unsigned i = 0; i < nex; i++) {
 		struct export *e = &ex[i];
+		pthread_mutex_lock(&e->conn_lock);
 		atomic_store(&e->stop, true);
 		if (e->listen_fd >= 0)
 			shutdown(e->listen_fd, SHUT_RDWR);
-		int cfd = atomic_load(&e->conn_fd);
-		if (cfd >= 0)
-			shutdown(cfd, SHUT_RDWR);
+		if (e->conn_fd >= 0)
+			shutdown(e->conn_fd, SHUT_RDWR);
+		pthread_mutex_unlock(&e->conn_lock);
 	}
 	for (unsigned i = 0; i < nex; i++) {
 		struct export *e = &ex[i];
@@ -416,6 +427,7 @@ out_free:
 	for (unsigned i = 0; i < nex; i++) {
 		free(ex[i].path);
 		free(ex[i].volume);
+		pthread_mutex_destroy(&ex[i].conn_lock);
 	}
 	free(ex);
 	rt_conf_free(&vhost_table, &c);
