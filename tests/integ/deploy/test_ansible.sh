@@ -61,7 +61,7 @@ ans_cleanup() {
 }
 trap 'rc=$?; ans_cleanup; (exit $rc); tsr__cleanup' EXIT
 
-for f in mon.1 osd.osd0 osd.osd1 osd.osd2 osd.osd3; do TSR_LOGS[$f]=$LOG/$f.log; done
+for f in mon.1 osd.osd0 osd.osd1 osd.osd2 osd.osd3 iscsi.gw0 vhost.vol1; do TSR_LOGS[$f]=$LOG/$f.log; done
 
 export ANSIBLE_CONFIG="$PLAYBOOKS/ansible.cfg"
 export ANSIBLE_LOCAL_TEMP="$TSR_DIR/ansible-tmp"
@@ -126,7 +126,7 @@ write_inventory() {
 		  children:
 		    mons: {hosts: {localhost: }}
 		    osds: {hosts: {localhost: }}
-		    gateways: {hosts: {}}
+		    gateways: {hosts: {$gw_hosts}}
 		  hosts:
 		    localhost:
 		      ansible_connection: local
@@ -138,8 +138,31 @@ write_inventory() {
 			echo "        - {name: osd$i, size: 128M, port_base: ${ports[i]}, options: {failure-domain: fd$i}}"
 		done
 		[ -z "$extra" ] || echo "        $extra"
+		printf '%s' "$gw_vars"
 	} >"$TSR_DIR/inventory-$n$suffix.yml"
 }
+# Gateways, when this tree built them: an iSCSI target exporting vol1 as LUN 1
+# and a vhost-user-blk socket for vol1.
+gw_hosts=""
+gw_vars=""
+ISCSI_PORT=""
+VHOST_SOCK="$TSR_DIR/vhost/vol1.sock"
+if [ -x "$TSR_BIN/tessera-iscsi" ]; then
+	ISCSI_PORT=$(tsr_free_port)
+	gw_hosts="localhost: "
+	gw_vars+="      tessera_iscsi_targets:
+        - name: gw0
+          portal: 127.0.0.1:$ISCSI_PORT
+          target: iqn.2026-11.org.tessera:citest
+          luns: [{lun: 1, volume: vol1}]
+"
+fi
+if [ -x "$TSR_BIN/tessera-vhost" ]; then
+	gw_hosts="localhost: "
+	gw_vars+="      tessera_vhost_devices:
+        - {name: vol1, socket: $VHOST_SOCK, volume: vol1, queues: 2}
+"
+fi
 write_inventory 3
 write_inventory 4
 head -c 1M /dev/urandom >"$TSR_DIR/foreign.img"
@@ -173,9 +196,21 @@ tsr_assert "3 OSDs up after site.yml" -- osds_up 3
 tsr_assert "HEALTH_OK after site.yml" -- health_ok
 grep -q "^mon = $MONADDR\$" "$ROOT/etc/citest.conf" ||
 	tsr_fail "the client configuration does not name the monitor"
-TESSERA_CONF="$ROOT/etc/citest.conf" "$OSDCTL" health >/dev/null ||
+env -u TESSERA_MON TESSERA_CONF="$ROOT/etc/citest.conf" "$OSDCTL" health >/dev/null ||
 	tsr_fail "osdctl cannot use the rendered client configuration"
-[ "$(ls "$RUN"/*.pid | wc -l)" = 4 ] || tsr_fail "expected 4 PID files in the run dir"
+ndaemons=4
+if [ -n "$ISCSI_PORT" ]; then
+	ndaemons=$((ndaemons + 1))
+	tsr_wait_port 127.0.0.1 "$ISCSI_PORT" 20
+	tsr_log "tessera-iscsi serves vol1 on 127.0.0.1:$ISCSI_PORT"
+fi
+if [ -n "$gw_vars" ] && [ -x "$TSR_BIN/tessera-vhost" ]; then
+	ndaemons=$((ndaemons + 1))
+	tsr_wait_for 20 "the vhost-user socket" -- test -S "$VHOST_SOCK"
+	tsr_log "tessera-vhost serves vol1 on $VHOST_SOCK"
+fi
+npid=$(find "$RUN" -name '*.pid' | wc -l)
+[ "$npid" = "$ndaemons" ] || tsr_fail "expected $ndaemons PID files in the run dir, found $npid"
 
 # Data: the volume through libtessera (osdctl volume import/export), with
 # tessera-bench --volume --verify when it exists, and raw objects on every
@@ -197,10 +232,10 @@ else
 	tsr_log "osdctl has no volume commands: object-level check only"
 fi
 if [ "$have_bench" = 1 ]; then
-	"$TSR_BIN/tessera-bench" --volume vol1 --rw randwrite --bs 4K --iodepth 8 --ios 2000 \
-		--offset 32M --size 16M --verify --quiet >"$TSR_DIR/bench-write.out" 2>&1 ||
-		{ cat "$TSR_DIR/bench-write.out" >&2; tsr_fail "tessera-bench --volume vol1 --verify"; }
-	tsr_log "vol1: tessera-bench 2000 random 4 KiB writes, read back and verified"
+	"$TSR_BIN/tessera-bench" --volume benchvol --rw randwrite --bs 4K --iodepth 8 --ios 2000 \
+		--size 16M --verify --quiet >"$TSR_DIR/bench-write.out" 2>&1 ||
+		{ cat "$TSR_DIR/bench-write.out" >&2; tsr_fail "tessera-bench --volume benchvol --verify"; }
+	tsr_log "benchvol: tessera-bench 2000 random 4 KiB writes, read back and verified"
 fi
 [ -x "$CLI" ] || tsr_fail "test client not found at $CLI"
 "$CLI" rewrite --mon "$MONADDR" --pool rbd --objects 40 --base 3000 || tsr_fail "object writes"
