@@ -16,7 +16,7 @@ case "${1:-}" in -h | --help | "")
 esac
 out=$1
 here=$(cd "$(dirname "$0")" && pwd)
-cache=${TSR_VHOST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tessera-vhost}
+cache=${TSR_VHOST_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/tessera-vhost}
 busybox=/bin/busybox
 skip() { echo "mkinitramfs: $*: skipping" >&2; exit 77; }
 
@@ -24,7 +24,10 @@ skip() { echo "mkinitramfs: $*: skipping" >&2; exit 77; }
 	skip "busybox-static is not installed"
 mkdir -p "$cache" "$out"
 
-# The kernel: the versioned package linux-image-amd64 depends on.
+# The kernel: the versioned package linux-image-amd64 depends on. Tests may
+# run in parallel: one fills the cache, the others wait on the lock.
+exec 9>"$cache/.lock"
+flock -w 600 9 || skip "cache lock busy"
 if ! ls "$cache"/kernel/boot/vmlinuz-* >/dev/null 2>&1; then
 	pkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
 		awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
@@ -42,6 +45,7 @@ if ! ls "$cache"/kernel/boot/vmlinuz-* >/dev/null 2>&1; then
 	mv "$cache/kernel.tmp" "$cache/kernel"
 fi
 cp "$cache"/kernel/boot/vmlinuz-* "$out/vmlinuz"
+flock -u 9
 
 root=$(mktemp -d "${TMPDIR:-/tmp}/tessera-initramfs.XXXXXX")
 trap 'rm -rf "$root"' EXIT
