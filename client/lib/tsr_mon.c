@@ -403,11 +403,13 @@ session_drop(struct tsr_ctl *ctl, const char *why, int rc, bool redirect)
 		if (redirect)
 			rt_info(RT_SS_CLIENT, "monitor %s: %s; going to %s", ctl->target, why,
 				ctl->leader);
-		else if (rc)
+		else if (rc == 0)
+			/* Not the leader / no quorum: an election, expected. */
+			rt_info(RT_SS_CLIENT, "monitor %s: %s; trying the next one", ctl->target,
+				why);
+		else
 			rt_warn_rl(RT_SS_CLIENT, "monitor %s: %s: %s (%d)", ctl->target, why,
 				   rt_strerror(rc), rc);
-		else
-			rt_warn_rl(RT_SS_CLIENT, "monitor %s: %s", ctl->target, why);
 		ctl->logged_down = !redirect;
 	}
 	ctl->state = CTL_DOWN;
