@@ -494,13 +494,40 @@ START_TEST(test_blk_queue_malloc)
 	ck_assert_uint_eq(req_status(&g, 5), VIRTIO_BLK_S_OK);
 	ck_assert_int_eq(memcmp(g.mem + G_DATA + 5 * 8192, "ser", 4), 0);
 
+	/* WRITE_ZEROES over the block written above, then read it back. */
+	struct virtio_blk_discard_wz seg = { .sector = 8, .num_sectors = 8,
+					     .flags = VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP };
+	memcpy(g.mem + G_DATA + 2 * 8192, &seg, sizeof(seg));
+	post_req(&g, 2, VIRTIO_BLK_T_WRITE_ZEROES, 0, sizeof(seg), true);
+	/* DISCARD with a flag (not allowed), misaligned, and two segments. */
+	seg = (struct virtio_blk_discard_wz){ .sector = 16, .num_sectors = 8, .flags = 1 };
+	memcpy(g.mem + G_DATA + 3 * 8192, &seg, sizeof(seg));
+	post_req(&g, 3, VIRTIO_BLK_T_DISCARD, 0, sizeof(seg), true);
+	seg = (struct virtio_blk_discard_wz){ .sector = 17, .num_sectors = 8, .flags = 0 };
+	memcpy(g.mem + G_DATA + 4 * 8192, &seg, sizeof(seg));
+	post_req(&g, 4, VIRTIO_BLK_T_DISCARD, 0, sizeof(seg), true);
+	post_req(&g, 5, VIRTIO_BLK_T_DISCARD, 0, 2 * sizeof(seg), true);
+	ck_assert_int_eq(write(kick, &one, 8), 8);
+	wait_used(&g, call, 10);
+	ck_assert_uint_eq(req_status(&g, 2), VIRTIO_BLK_S_OK);
+	ck_assert_uint_eq(req_status(&g, 3), VIRTIO_BLK_S_UNSUPP);
+	ck_assert_uint_eq(req_status(&g, 4), VIRTIO_BLK_S_IOERR);
+	ck_assert_uint_eq(req_status(&g, 5), VIRTIO_BLK_S_UNSUPP);
+	memset(d1, 0xee, 4096);
+	post_req(&g, 1, VIRTIO_BLK_T_IN, 8, 4096, false);
+	ck_assert_int_eq(write(kick, &one, 8), 8);
+	wait_used(&g, call, 11);
+	ck_assert_uint_eq(req_status(&g, 1), VIRTIO_BLK_S_OK);
+	for (unsigned i = 0; i < 4096; i++)
+		ck_assert_uint_eq(d1[i], 0);
+
 	/* Stop returns the next avail index; restart continues from it. */
-	ck_assert_uint_eq(vhost_blk_queue_stop(&dev, 0), 6);
+	ck_assert_uint_eq(vhost_blk_queue_stop(&dev, 0), 11);
 	ck_assert_int_eq(vhost_blk_queue_start(&dev, 0), 0);
 	post_req(&g, 1, VIRTIO_BLK_T_FLUSH, 0, 0, false);
 	/* zero-length data descriptor: the chain still has header and status */
 	ck_assert_int_eq(write(kick, &one, 8), 8);
-	wait_used(&g, call, 7);
+	wait_used(&g, call, 12);
 	ck_assert_uint_eq(req_status(&g, 1), VIRTIO_BLK_S_OK);
 
 	vhost_dev_fini(&dev); /* stops the queue, closes the fds */
