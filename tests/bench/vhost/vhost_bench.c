@@ -461,6 +461,15 @@ main(int argc, char **argv)
 		       (double)bytes / secs / 1e6, percentile(h, ops, 0.5), percentile(h, ops, 0.99),
 		       percentile(h, ops, 0.999), cpu_io, bcpu_io, kicks, errors);
 	close(sock);
+	for (int i = 0; i < conf.queues; i++) {
+		free(qs[i].hist);
+		close(qs[i].kick_fd);
+		close(qs[i].call_fd);
+	}
+	free(qs);
+	free(h);
+	munmap(mem, mem_size);
+	close(memfd);
 	return errors ? 1 : 0;
 
 proto_err:
