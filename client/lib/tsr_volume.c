@@ -209,7 +209,8 @@ tsr_volume_list(struct tsr_cluster *cl, struct tsr_volume_info *vols, size_t *co
 		return rc;
 	rc = res.rc;
 	if (rc == 0) {
-		qsort(res.list, res.n_list, sizeof(*res.list), rec_cmp_name);
+		if (res.n_list > 1) /* qsort(NULL, 0, ...) is undefined (UBSan) */
+			qsort(res.list, res.n_list, sizeof(*res.list), rec_cmp_name);
 		cap = *count;
 		for (size_t i = 0; i < res.n_list && i < cap; i++)
 			info_fill(cl, &res.list[i], &vols[i]);
