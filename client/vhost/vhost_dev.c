@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "rt_log.h"
@@ -392,6 +393,13 @@ dispatch(struct vhost_dev *dev, struct vhost_msg *m, int *err)
 		inflight_release(dev);
 		if (size < inflight_queue_bytes(qs) * nq || off + size < off ||
 		    off % (uint64_t)sysconf(_SC_PAGESIZE) || size > (1u << 30)) {
+			*err = -EINVAL;
+			return -1;
+		}
+		struct stat st;
+		if (fstat(m->fds[0], &st) < 0 ||
+		    (S_ISREG(st.st_mode) && off + size > (uint64_t)st.st_size)) {
+			/* Past the end of the file would be SIGBUS. */
 			*err = -EINVAL;
 			return -1;
 		}

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "vhost_user.h"
@@ -357,6 +358,7 @@ int
 vhost_mem_add(struct vhost_mem *mem, const struct vhost_user_mem_region *reg, int fd)
 {
 	struct vhost_mem_region *r;
+	struct stat st;
 	uint64_t map_len;
 	void *addr;
 	int rc;
@@ -366,6 +368,12 @@ vhost_mem_add(struct vhost_mem *mem, const struct vhost_user_mem_region *reg, in
 		return rc;
 	map_len = reg->mmap_offset + reg->memory_size;
 	if (map_len < reg->mmap_offset || map_len > (uint64_t)SIZE_MAX)
+		return -EINVAL;
+	/* Touching a mapping past the end of its file is SIGBUS: refuse a
+	 * region larger than the file (memfd, hugetlbfs and tmpfs files). */
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (S_ISREG(st.st_mode) && map_len > (uint64_t)st.st_size)
 		return -EINVAL;
 	/* Map from offset 0: mmap_offset need not be page aligned. */
 	addr = mmap(NULL, (size_t)map_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
