@@ -344,6 +344,7 @@ tx_queue(struct iscsi_conn *c, struct iscsi_tx *tx)
 {
 	uint32_t pad = iscsi_pad4(tx->data_len);
 
+	iscsi_put24(tx->hdr + 5, tx->data_len);
 	tx->hdr_len = ISCSI_BHS_LEN;
 	if (c->params.header_digest) {
 		iscsi_put_digest(tx->hdr + ISCSI_BHS_LEN, iscsi_digest(tx->hdr, ISCSI_BHS_LEN));
@@ -355,7 +356,6 @@ tx_queue(struct iscsi_conn *c, struct iscsi_tx *tx)
 		iscsi_put_digest(tx->trail + pad, iscsi_data_digest(tx->data, tx->data_len));
 		tx->trail_len += ISCSI_DIGEST_LEN;
 	}
-	iscsi_put24(tx->hdr + 5, tx->data_len);
 	tx->sent = 0;
 	tx->next = NULL;
 	tx->queued = true;
@@ -1260,7 +1260,15 @@ handle_login(struct iscsi_conn *c)
 	/* Login is immediate: ExpCmdSN stays at the login's CmdSN. */
 	iscsi_put32(s->tx.hdr + 28, c->exp_cmdsn);
 	iscsi_put32(s->tx.hdr + 32, max_cmdsn(c));
-	tx_queue(c, &s->tx);
+	{
+		/* Digests start with the first PDU after the last Login Response. */
+		bool hd = c->params.header_digest, dd = c->params.data_digest;
+
+		c->params.header_digest = c->params.data_digest = false;
+		tx_queue(c, &s->tx);
+		c->params.header_digest = hd;
+		c->params.data_digest = dd;
+	}
 	if (r == ISCSI_LOGIN_R_FAIL) {
 		rt_info(RT_SS_ISCSI, "%s: login of '%s' refused (status 0x%04x)", c->peer,
 			c->login->initiator, c->login->fail_status);
