@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "rt_log.h"
@@ -176,6 +177,22 @@ START_TEST(test_mem_table)
 	ck_assert_int_eq(vhost_mem_remove(&mem, &r), -ENOENT);
 	ck_assert_ptr_null(vhost_mem_gpa_to_hva(&mem, 0x1000, 1, &contig));
 	ck_assert_uint_eq(mem.nregions, 1);
+	vhost_mem_clear(&mem);
+
+	/* A real fd: a region past the end of the file is refused (SIGBUS). */
+	int fd = memfd_create("t", 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, 65536), 0);
+	struct vhost_user_mem_region big = { 0, 131072, 0x1000000, 0 };
+	ck_assert_int_eq(vhost_mem_add(&mem, &big, fd), -EINVAL);
+	big.memory_size = 32768;
+	big.mmap_offset = 32768 + 4096;
+	ck_assert_int_eq(vhost_mem_add(&mem, &big, fd), -EINVAL);
+	big.mmap_offset = 32768;
+	ck_assert_int_eq(vhost_mem_add(&mem, &big, fd), 0); /* takes fd */
+	p = vhost_mem_gpa_to_hva(&mem, 32767, 1, &contig);
+	ck_assert_ptr_nonnull(p);
+	*p = 1;
 	vhost_mem_clear(&mem);
 }
 END_TEST
