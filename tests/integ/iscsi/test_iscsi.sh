@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# tessera-iscsi on a real cluster (a monitor and one OSD): discovery with an
+# ACL-filtered SendTargets, INQUIRY and READ CAPACITY of a volume, reads and
+# writes through libiscsi (iscsi-test-cu Read10/Write10/CompareAndWrite with
+# header and data digests), CHAP (right and wrong secrets, mutual), an ACL
+# refusal, a malformed PDU that closes only its own connection, the CAPACITY
+# DATA HAS CHANGED unit attention of a live resize, a SIGHUP reload that
+# changes the CHAP secret, and a clean SIGTERM.
+. "$(dirname "$0")/iscsi_lib.sh"
+tsr_init iscsi
+
+UA_CHECK="${TSR_ISCSI_UA_CHECK:-$(dirname "$TSR_BIN")/tests/integ/iscsi/tessera-iscsi-ua-check}"
+[ -x "$UA_CHECK" ] || tsr_fail "helper not found at $UA_CHECK"
+
+iscsi_cluster_up
+"$OSDCTL" -m "$MONADDR" volume create vol1 64M >/dev/null || tsr_fail "volume create vol1"
+"$OSDCTL" -m "$MONADDR" volume create vol2 16M >/dev/null || tsr_fail "volume create vol2"
+
+GOOD=iqn.2026-11.io.tessera:good-host
+cat >"$TSR_DIR/iscsi.conf" <<CONF
+# secrets live in the config file, not on the command line
+chap = alice:alice-secret-1@$IQN2
+mutual-chap = target2:target-secret-2@$IQN2
+acl = $GOOD@$IQN2
+CONF
+iscsi_start iscsi --mon "$MONADDR" --target "$IQN1" --target "$IQN2" --lun 1:vol1 \
+	--lun "0:vol2@$IQN2" --config "$TSR_DIR/iscsi.conf" --digest crc32c
+U1="iscsi://127.0.0.1:$PORT/$IQN1/1"
+
+# Discovery: the ACL hides the secure target from other initiators.
+out=$(iscsi-ls "iscsi://127.0.0.1:$PORT") || tsr_fail "iscsi-ls"
+echo "$out" | grep -q "$IQN1" || tsr_fail "discovery does not list $IQN1: $out"
+echo "$out" | grep -q "$IQN2" && tsr_fail "discovery lists $IQN2 to an initiator outside its ACL"
+out=$(iscsi-ls -i "$GOOD" "iscsi://127.0.0.1:$PORT") || tsr_fail "iscsi-ls as $GOOD"
+echo "$out" | grep -q "$IQN2" || tsr_fail "discovery hides $IQN2 from $GOOD: $out"
+
+iscsi-inq "$U1" | grep -q "Vendor:TESSERA" || tsr_fail "INQUIRY"
+iscsi-readcapacity16 "$U1" | grep -q "Total size:67108864" || tsr_fail "READ CAPACITY(16) of vol1"
+
+cd "$TSR_DIR" || exit 1
+iscsi-test-cu --dataloss -x -t ALL.Read10,ALL.Write10,ALL.CompareAndWrite,ALL.Unmap "$U1" \
+	>"$TSR_DIR/cu.out" 2>&1 || true
+fails=$(cu_failures "$TSR_DIR")
+[ -z "$fails" ] || tsr_fail "iscsi-test-cu failures: $fails"
+tsr_log "iscsi-test-cu (digests on): $(cu_summary "$TSR_DIR")"
+
+# CHAP and ACL.
+U2="127.0.0.1:$PORT/$IQN2/0"
+iscsi-inq -i "$GOOD" "iscsi://alice%alice-secret-1@$U2" >/dev/null || tsr_fail "CHAP login"
+if iscsi-inq -i "$GOOD" "iscsi://alice%wrong-secret-1@$U2" >/dev/null 2>&1; then
+	tsr_fail "CHAP login with a wrong secret was accepted"
+fi
+if iscsi-inq -i "$GOOD" "iscsi://$U2" >/dev/null 2>&1; then
+	tsr_fail "login without CHAP was accepted"
+fi
+if iscsi-inq -i iqn.2026-11.io.tessera:other "iscsi://alice%alice-secret-1@$U2" >/dev/null 2>&1
+then
+	tsr_fail "an initiator outside the ACL logged in"
+fi
+grep -q "refused (status 0x0202)" "$TSR_DIR/iscsi.log" || tsr_fail "no ACL refusal logged"
+LIBISCSI_CHAP_TARGET_USERNAME=target2 LIBISCSI_CHAP_TARGET_PASSWORD=target-secret-2 \
+	iscsi-inq -i "$GOOD" "iscsi://alice%alice-secret-1@$U2" >/dev/null ||
+	tsr_fail "mutual CHAP login"
+if LIBISCSI_CHAP_TARGET_USERNAME=target2 LIBISCSI_CHAP_TARGET_PASSWORD=not-the-secret \
+	iscsi-inq -i "$GOOD" "iscsi://alice%alice-secret-1@$U2" >/dev/null 2>&1; then
+	tsr_fail "mutual CHAP accepted a target that does not know the secret"
+fi
+
+# A malformed PDU (reserved opcode, bad lengths) closes only its connection.
+exec 3<>"/dev/tcp/127.0.0.1/$PORT"
+printf '\xbf\xff\xff\xff\xff\xff\xff\xff%040d' 0 >&3
+timeout 5 cat <&3 >/dev/null || true
+exec 3>&-
+tsr_wait_for 10 "malformed PDU logged" -- grep -q "malformed PDU" "$TSR_DIR/iscsi.log"
+tsr_is_running iscsi || tsr_fail "tessera-iscsi died on a malformed PDU"
+iscsi-inq "$U1" >/dev/null || tsr_fail "INQUIRY after the malformed PDU"
+
+# Resize under a live session: unit attention, then the new capacity.
+"$UA_CHECK" "$U1" 67108864 134217728 "$OSDCTL" -m "$MONADDR" volume resize vol1 128M ||
+	tsr_fail "resize unit attention"
+
+# SIGHUP: a new CHAP secret applies to new logins.
+sed -i 's/alice-secret-1/alice-secret-NEW/' "$TSR_DIR/iscsi.conf"
+kill -HUP "$(tsr_pid iscsi)"
+tsr_wait_for 10 "reload logged" -- grep -q "reloaded:" "$TSR_DIR/iscsi.log"
+iscsi-inq -i "$GOOD" "iscsi://alice%alice-secret-NEW@$U2" >/dev/null || tsr_fail "new secret"
+if iscsi-inq -i "$GOOD" "iscsi://alice%alice-secret-1@$U2" >/dev/null 2>&1; then
+	tsr_fail "the old CHAP secret still works after the reload"
+fi
+iscsi-inq "$U1" >/dev/null || tsr_fail "unchanged target after the reload"
+
+tsr_stop iscsi TERM 20 || tsr_fail "tessera-iscsi did not exit cleanly (status $?)"
+grep -q "stopped cleanly" "$TSR_DIR/iscsi.log" || tsr_fail "no clean stop logged"
+tsr_pass
