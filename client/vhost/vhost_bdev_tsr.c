@@ -7,6 +7,7 @@
  * client/vhost/CMakeLists.txt); otherwise --volume is refused at start.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,62 @@ struct tsr_disk {
 	struct tsr_cluster *cl;
 	struct tsr_volume *vol;
 };
+
+/*
+ * One cluster handle for every export of the process (one monitor session,
+ * one map), made by the first open and shut down with the last close. Opens
+ * and closes run on the main thread at start and exit; the lock is for
+ * safety only.
+ */
+static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tsr_cluster *shared_cl; /* protected by shared_lock */
+static unsigned shared_refs;          /* protected by shared_lock */
+
+static int
+cluster_get(const char *mon, struct tsr_cluster **out)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&shared_lock);
+	if (shared_cl) {
+		shared_refs++;
+		*out = shared_cl;
+		goto out_unlock;
+	}
+	rc = tsr_cluster_create(&shared_cl);
+	if (rc < 0)
+		goto out_unlock;
+	rc = tsr_conf_parse_env(shared_cl);
+	if (rc == 0 && mon && *mon)
+		rc = tsr_conf_set(shared_cl, "mon", mon);
+	if (rc == 0) {
+		rc = tsr_cluster_connect(shared_cl);
+		if (rc < 0)
+			fprintf(stderr, "tessera-vhost: cannot connect to the cluster: %s\n",
+				tsr_strerror(rc));
+	}
+	if (rc < 0) {
+		tsr_cluster_shutdown(shared_cl);
+		shared_cl = NULL;
+		goto out_unlock;
+	}
+	shared_refs = 1;
+	*out = shared_cl;
+out_unlock:
+	pthread_mutex_unlock(&shared_lock);
+	return rc;
+}
+
+static void
+cluster_put(void)
+{
+	pthread_mutex_lock(&shared_lock);
+	if (shared_refs && --shared_refs == 0) {
+		tsr_cluster_shutdown(shared_cl);
+		shared_cl = NULL;
+	}
+	pthread_mutex_unlock(&shared_lock);
+}
 
 struct tsr_q {
 	struct tsr_queue *q;
@@ -121,7 +178,7 @@ tsr_disk_close(void *bdev)
 
 	tsr_volume_watch(d->vol, NULL, NULL);
 	tsr_volume_close(d->vol);
-	tsr_cluster_shutdown(d->cl);
+	cluster_put();
 	free(d);
 }
 
@@ -174,23 +231,9 @@ vhost_bdev_tsr_open(const char *mon, const char *volume, struct vhost_bdev **out
 		rc = -ENOMEM;
 		goto out_free;
 	}
-	rc = tsr_cluster_create(&d->cl);
+	rc = cluster_get(mon, &d->cl);
 	if (rc < 0)
 		goto out_free;
-	rc = tsr_conf_parse_env(d->cl);
-	if (rc < 0)
-		goto out_shutdown;
-	if (mon && *mon) {
-		rc = tsr_conf_set(d->cl, "mon", mon);
-		if (rc < 0)
-			goto out_shutdown;
-	}
-	rc = tsr_cluster_connect(d->cl);
-	if (rc < 0) {
-		fprintf(stderr, "tessera-vhost: cannot connect to the cluster: %s\n",
-			tsr_strerror(rc));
-		goto out_shutdown;
-	}
 	rc = tsr_volume_open(d->cl, volume, &d->vol);
 	if (rc < 0) {
 		fprintf(stderr, "tessera-vhost: cannot open volume '%s': %s\n", volume,
@@ -207,7 +250,7 @@ vhost_bdev_tsr_open(const char *mon, const char *volume, struct vhost_bdev **out
 	return 0;
 
 out_shutdown:
-	tsr_cluster_shutdown(d->cl);
+	cluster_put();
 out_free:
 	free(b);
 	free(d);
