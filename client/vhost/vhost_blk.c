@@ -646,7 +646,7 @@ vhost_blk_queue_start(struct vhost_dev *dev, unsigned idx)
 	q->err_fd = vr->err_fd;
 	if (dev->inflight_addr && idx < dev->inflight_num_queues &&
 	    dev->inflight_queue_size >= vr->num) {
-		size_t per = dev->inflight_size / dev->inflight_num_queues;
+		size_t per = dev->inflight_per_queue;
 		q->inflight = (struct vhost_inflight_queue *)((uint8_t *)dev->inflight_addr +
 							      per * idx);
 		queue_load_inflight(q);

@@ -212,7 +212,8 @@ struct vhost_dev {
 	int backend_fd;                   /* protected by backend_lock */
 	/* Inflight region (memfd shared with the frontend). */
 	void *inflight_addr;
-	size_t inflight_size;
+	size_t inflight_size;             /* of the mapping */
+	size_t inflight_per_queue;        /* bytes of each queue's part */
 	uint16_t inflight_queue_size;
 	uint16_t inflight_num_queues;
 	int inflight_fd;

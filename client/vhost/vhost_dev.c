@@ -376,6 +376,7 @@ dispatch(struct vhost_dev *dev, struct vhost_msg *m, int *err)
 		dev->inflight_fd = fd;
 		dev->inflight_num_queues = nq;
 		dev->inflight_queue_size = qs;
+		dev->inflight_per_queue = inflight_queue_bytes(qs);
 		m->p.inflight.mmap_size = size;
 		m->p.inflight.mmap_offset = 0;
 		rc = vhost_msg_send(dev->sock, m->hdr.request,
@@ -411,9 +412,9 @@ dispatch(struct vhost_dev *dev, struct vhost_msg *m, int *err)
 		}
 		dev->inflight_fd = take_fd(m);
 		dev->inflight_addr = addr;
-		dev->inflight_size = inflight_queue_bytes(qs) * nq;
 		dev->inflight_num_queues = nq;
 		dev->inflight_queue_size = qs;
+		dev->inflight_per_queue = inflight_queue_bytes(qs);
 		/* The mapping is as large as the frontend said; unmap it whole. */
 		dev->inflight_size = (size_t)size;
 		start_all(dev);

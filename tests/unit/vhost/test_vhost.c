@@ -598,6 +598,7 @@ START_TEST(test_blk_inflight_resubmit)
 	vr->base = 1; /* QEMU restores last avail = used idx after a crash */
 	dev.inflight_addr = in;
 	dev.inflight_size = in_size;
+	dev.inflight_per_queue = in_size;
 	dev.inflight_num_queues = 1;
 	dev.inflight_queue_size = Q_NUM;
 	ck_assert_int_eq(vhost_blk_queue_start(&dev, 0), 0);
