@@ -30,6 +30,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,6 +210,7 @@ struct vhost_blk_queue {
 	uint16_t *resubmit;           /* heads to resubmit after a restart */
 	unsigned nresubmit;
 	uint64_t reqs_done;
+	bool err_signalled;
 	struct vhost_iov scratch[VHOST_BLK_IOV_MAX];
 };
 
@@ -432,9 +434,12 @@ queue_fill(struct vhost_blk_queue *q)
 		if (rc == 0)
 			break;
 		if (rc < 0) {
-			rt_err_rl(RT_SS_VHOST, "queue %u: guest ring is broken (avail idx out of "
-				  "range); the queue stops", q->idx);
-			fd_signal(q->err_fd);
+			if (!q->err_signalled) {
+				rt_err(RT_SS_VHOST, "queue %u: guest ring is broken (avail idx or "
+				       "head out of range); the queue stops", q->idx);
+				fd_signal(q->err_fd);
+				q->err_signalled = true;
+			}
 			break;
 		}
 		queue_take(q, head);
@@ -655,6 +660,18 @@ vhost_blk_queue_start(struct vhost_dev *dev, unsigned idx)
 	if (rc != 0) {
 		rc = -rc;
 		goto out_free;
+	}
+	char name[16];
+	snprintf(name, sizeof(name), "vhost-q%u", idx);
+	pthread_setname_np(q->thread, name);
+	if (dev->opts.ncpus) {
+		cpu_set_t set;
+		CPU_ZERO(&set);
+		CPU_SET(dev->opts.cpus[idx % dev->opts.ncpus], &set);
+		rc = pthread_setaffinity_np(q->thread, sizeof(set), &set);
+		if (rc != 0)
+			rt_warn(RT_SS_VHOST, "queue %u: cannot pin to CPU %u: %s", idx,
+				dev->opts.cpus[idx % dev->opts.ncpus], strerror(rc));
 	}
 	vr->q = q;
 	rt_info(RT_SS_VHOST, "queue %u started: %u entries, avail idx %u, used idx %u%s", idx,

@@ -167,6 +167,8 @@ struct vhost_dev_opts {
 	unsigned max_queues;
 	unsigned poll_us;       /* busy-poll window after the last work */
 	bool no_inflight;       /* do not offer INFLIGHT_SHMFD */
+	const uint16_t *cpus;   /* queue i runs on cpus[i % ncpus]; ncpus 0: anywhere */
+	unsigned ncpus;
 };
 
 struct vhost_dev_vring {
