@@ -1602,7 +1602,8 @@ conn_adopt(struct iscsi_worker *w, struct iscsi_conn *c)
 		w->conns->prev = c;
 	w->conns = c;
 	w->nconns++;
-	c->created_us = c->last_rx_us = now_us();
+	/* The worker clock: tick arithmetic must never see a future time. */
+	c->created_us = c->last_rx_us = w->now_us;
 	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0) {
 		conn_close(c, "epoll_ctl failed");
 		return;
