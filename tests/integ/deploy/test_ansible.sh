@@ -314,4 +314,8 @@ play after "$TSR_DIR/inventory-4.yml" site.yml
 recap=$(grep -E '^localhost +:' "$TSR_DIR/after.out")
 grep -Eq 'changed=0 .*failed=0' <<<"$recap" || tsr_fail "site.yml after the removal: $recap"
 [ ! -e "$RUN/osd.osd1.pid" ] || tsr_fail "site.yml started the removed osd1 again"
+# Sanitizer builds: a report in any daemon's log fails the test.
+if grep -l -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$LOG"/*.log; then
+	tsr_fail "a sanitizer report in a daemon log (above)"
+fi
 tsr_pass
