@@ -12,6 +12,19 @@
  * simply restarts. libraft pitfalls (see the project notes): raft_close() is
  * never called from inside a raft callback, and after its callback the TCP
  * transport is closed with raft_uv_tcp_close(), not raft_uv_close().
+ *
+ * Shutdown drains the log writer before raft_close(). libraft 0.15 (Debian
+ * 12) cancels appends still queued behind the one being written with
+ * RAFT_CANCELED, and its leader callback truncates the log from each
+ * cancelled request's index, in queue order: with two or more queued, the
+ * first truncation removes the later ones' entries and the next callback
+ * truncates past the end of the log (an assertion, or a segfault in a build
+ * without assertions). Upstream fixed it in 0.17.1 (commit 8b9c95c). A
+ * burst of proposals just before SIGTERM (OSDs marking themselves down as
+ * they stop with the monitor) queues several appends, so mon_raft_stop()
+ * waits, on a timer and for at most MON_RAFT_DRAIN_MAX_US, until every entry
+ * in the log is stored (last_stored reaches the last index) and no snapshot
+ * is being written; the caller has stopped taking new commands by then.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -285,7 +298,12 @@ out_close:
 	return -EIO;
 }
 
+#define MON_RAFT_DRAIN_MAX_US 5000000ULL /* then close anyway, with a warning */
+#define MON_RAFT_DRAIN_POLL_MS 2
+
 static void (*stop_done)(struct mon *mon);
+static uv_timer_t drain_timer;
+static uint64_t drain_deadline_us;
 
 static void
 on_raft_closed(struct raft *r)
@@ -299,6 +317,34 @@ on_raft_closed(struct raft *r)
 		stop_done(mon);
 }
 
+/* No append or snapshot write in flight: raft_close() cancels nothing. */
+static bool
+raft_is_drained(struct raft *r)
+{
+	return r->last_stored >= raft_last_index(r) && r->snapshot.put.data == NULL;
+}
+
+/* A timer callback, never a raft one: raft_close() is safe here. */
+static void
+on_drain_timer(uv_timer_t *t)
+{
+	struct mon *mon = t->data;
+	struct raft *r = &mon->raft;
+
+	if (!raft_is_drained(r)) {
+		if (mon_now_mono_us() < drain_deadline_us)
+			return;
+		rt_warn(RT_SS_MON,
+			"closing raft with writes in flight (stored %llu of %llu after %llu ms)",
+			(unsigned long long)r->last_stored,
+			(unsigned long long)raft_last_index(r),
+			(unsigned long long)(MON_RAFT_DRAIN_MAX_US / 1000));
+	}
+	uv_timer_stop(t);
+	uv_close((uv_handle_t *)t, NULL);
+	raft_close(r, on_raft_closed);
+}
+
 void
 mon_raft_stop(struct mon *mon, void (*done)(struct mon *mon))
 {
@@ -310,8 +356,12 @@ mon_raft_stop(struct mon *mon, void (*done)(struct mon *mon))
 			done(mon);
 		return;
 	}
+	/* From here on nothing proposes (mon_raft_is_leader() is false). */
 	mon->raft_started = false;
-	raft_close(&mon->raft, on_raft_closed);
+	drain_deadline_us = mon_now_mono_us() + MON_RAFT_DRAIN_MAX_US;
+	uv_timer_init(mon->loop, &drain_timer);
+	drain_timer.data = mon;
+	uv_timer_start(&drain_timer, on_drain_timer, 0, MON_RAFT_DRAIN_POLL_MS);
 }
 
 bool
