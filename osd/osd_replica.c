@@ -159,7 +159,10 @@ osd_peer_get(struct osd_reactor *r, uint32_t osd_id, uint32_t seed)
 	uint32_t ridx;
 	int rc;
 
-	if (!o || !o->up || o->n_reactors == 0)
+	/* No messenger: the reactor is being torn down (rt_msgr_destroy() clears
+	 * r->msgr first, then drives the loop, where a store completion may still
+	 * want a peer). */
+	if (!r->msgr || !o || !o->up || o->n_reactors == 0)
 		return NULL;
 	ridx = rt_pg_reactor(seed, o->n_reactors);
 	addr_fmt(&o->reactors[ridx], addr, sizeof(addr));
