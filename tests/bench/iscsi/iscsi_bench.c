@@ -256,6 +256,23 @@ cpu_s_pid(long pid)
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
+/* "4096", "4K", "1M", "2G". Returns 0 on error. */
+static uint64_t
+parse_size(const char *s)
+{
+	char *end = NULL;
+	uint64_t v = strtoull(s, &end, 0);
+
+	switch (end && *end ? *end : 0) {
+	case 0: return v;
+	case 'k': case 'K': v <<= 10; break;
+	case 'm': case 'M': v <<= 20; break;
+	case 'g': case 'G': v <<= 30; break;
+	default: return 0;
+	}
+	return end[1] ? 0 : v;
+}
+
 static void
 usage(FILE *out)
 {
@@ -314,11 +331,17 @@ main(int argc, char **argv)
 				return 2;
 			}
 			break;
-		case 'b': b.bs = (uint32_t)strtoul(optarg, NULL, 0); break;
+		case 'b': b.bs = (uint32_t)parse_size(optarg); break;
 		case 'q': qd = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 't': secs = atof(optarg); break;
 		case 'w': warm = atof(optarg); break;
-		case 's': size = strtoull(optarg, NULL, 0); break;
+		case 's':
+			size = parse_size(optarg);
+			if (!size) {
+				fprintf(stderr, "invalid --size '%s'\n", optarg);
+				return 2;
+			}
+			break;
 		case 'V': b.verify = true; break;
 		case 'p': pid = strtol(optarg, NULL, 10); break;
 		case 'l': label = optarg; break;
