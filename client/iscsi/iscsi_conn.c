@@ -1076,11 +1076,16 @@ handle_tmf(struct iscsi_conn *c)
 			if (all || t->lun_raw == b->lun)
 				wait += task_abort(t);
 		}
-		if (func == ISCSI_TMF_LUN_RESET && lun)
+		/* Resets clear RESERVE(6) and raise a unit attention on every nexus. */
+		if (func == ISCSI_TMF_LUN_RESET && lun) {
 			iscsi_pr_lun_reset(lun);
+			atomic_fetch_add(&lun->reset_gen, 1);
+		}
 		if (all)
-			for (unsigned i = 0; i < c->target->nluns; i++)
+			for (unsigned i = 0; i < c->target->nluns; i++) {
 				iscsi_pr_lun_reset(c->target->luns[i]);
+				atomic_fetch_add(&c->target->luns[i]->reset_gen, 1);
+			}
 		break;
 	}
 	case ISCSI_TMF_CLEAR_ACA:
@@ -1250,8 +1255,12 @@ handle_login(struct iscsi_conn *c)
 			c->nexus.rel_port_id = c->cfg->tpgt;
 			if (c->target)
 				for (unsigned i = 0; i < c->target->nluns; i++)
+				{
 					c->nexus.seen_size_gen[i] =
 						atomic_load(&c->target->luns[i]->size_gen);
+					c->nexus.seen_reset_gen[i] =
+						atomic_load(&c->target->luns[i]->reset_gen);
+				}
 			if (c->window == 1 && c->discovery)
 				c->window = 4;
 		}

@@ -155,6 +155,7 @@ iscsi_lun_init(struct iscsi_lun *lun)
 	pthread_mutex_init(&lun->pr.lock, NULL);
 	atomic_init(&lun->pr.active, false);
 	atomic_init(&lun->size_gen, 0);
+	atomic_init(&lun->reset_gen, 0);
 	atomic_init(&lun->refs, 1);
 }
 
@@ -1499,6 +1500,11 @@ prepare(struct iscsi_scmd *cmd)
 		if (cmd->nexus->seen_size_gen[cmd->lun_slot] != gen) {
 			cmd->nexus->seen_size_gen[cmd->lun_slot] = gen;
 			return finish_sense(cmd, SK_UNIT_ATTENTION, ASC_CAPACITY_CHANGED);
+		}
+		gen = atomic_load(&cmd->lun->reset_gen);
+		if (cmd->nexus->seen_reset_gen[cmd->lun_slot] != gen) {
+			cmd->nexus->seen_reset_gen[cmd->lun_slot] = gen;
+			return finish_sense(cmd, SK_UNIT_ATTENTION, ASC_BUS_DEVICE_RESET);
 		}
 		if (cmd->nexus->pending_ua[cmd->lun_slot]) {
 			uint16_t a = cmd->nexus->pending_ua[cmd->lun_slot];

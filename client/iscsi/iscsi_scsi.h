@@ -65,6 +65,7 @@
 #define ASC_RESERVATIONS_RELEASED 0x2a04
 #define ASC_REGISTRATIONS_PREEMPTED 0x2a05
 #define ASC_POWER_ON_RESET 0x2900
+#define ASC_BUS_DEVICE_RESET 0x2903
 #define ASC_UNRECOVERED_READ_ERROR 0x1100
 #define ASC_WRITE_ERROR 0x0c00
 #define ASC_MEDIUM_NOT_PRESENT 0x3a00
@@ -141,6 +142,7 @@ struct iscsi_lun {
 	const struct iscsi_lun_ops *ops;
 	void *be;
 	atomic_uint size_gen;     /* bumped on each resize seen (any thread) */
+	atomic_uint reset_gen;    /* bumped by LUN RESET / target reset (any worker) */
 	atomic_int refs;
 	struct iscsi_pr pr;
 };
@@ -152,6 +154,8 @@ struct iscsi_nexus {
 	uint16_t rel_port_id;        /* relative target port */
 	/* Per LUN slot: the capacity generation this nexus has been told about. */
 	unsigned seen_size_gen[ISCSI_MAX_LUNS];
+	/* ... and the reset generation (BUS DEVICE RESET unit attention). */
+	unsigned seen_reset_gen[ISCSI_MAX_LUNS];
 	/* A pending unit attention for REQUEST SENSE / next command per slot. */
 	uint16_t pending_ua[ISCSI_MAX_LUNS];
 	/* Descriptor-format sense (MODE SELECT control page D_SENSE). */
