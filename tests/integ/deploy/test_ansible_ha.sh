@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# The Ansible deployment of a three-monitor cluster: three inventory hosts
+# (h1, h2, h3, all this machine through a local connection, process mode,
+# every path in the temp dir), each a monitor (its own port) and one OSD (its
+# own failure domain). site.yml bootstraps the Raft quorum of 3 (every monitor
+# gets the same --peers) and reaches HEALTH_OK; rolling-restart.yml then
+# restarts the monitors and the OSDs one host at a time (serial: 1), waiting
+# for HEALTH_OK (which needs every monitor in quorum) between hosts: every
+# daemon gets a new PID, the quorum is 3 again and the volume written before
+# reads back identical.
+. "$(dirname "$0")/../lib.sh"
+tsr_init ansible-ha
+
+SRC=${TSR_SRC:-$(cd "$(dirname "$0")/../../.." && pwd)}
+PLAYBOOKS="$SRC/deploy/ansible"
+OSDCTL="$TSR_BIN/osdctl"
+
+if ! command -v ansible-playbook >/dev/null 2>&1; then
+	tsr_log "SKIP: ansible-playbook is not installed (scripts/install-deps.sh installs it)"
+	rm -rf "$TSR_DIR"
+	TSR_DIR=""
+	exit 77
+fi
+
+ROOT=$TSR_DIR/root
+RUN=$ROOT/run
+LOG=$ROOT/log
+mkdir -p "$ROOT" "$TSR_DIR/ansible-tmp"
+
+# Stop exactly the PIDs tessera-service recorded, then the harness cleanup.
+ans_cleanup() {
+	local f pid
+	for f in "$RUN"/*.pid; do
+		[ -e "$f" ] || continue
+		read -r pid _ <"$f" || continue
+		kill -TERM "$pid" 2>/dev/null
+	done
+	for f in "$RUN"/*.pid; do
+		[ -e "$f" ] || continue
+		read -r pid _ <"$f" || continue
+		for _ in $(seq 1 100); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$pid" 2>/dev/null
+	done
+	return 0
+}
+trap 'rc=$?; ans_cleanup; (exit $rc); tsr__cleanup' EXIT
+for f in mon.1 mon.2 mon.3 osd.o1 osd.o2 osd.o3; do TSR_LOGS[$f]=$LOG/$f.log; done
+
+export ANSIBLE_CONFIG="$PLAYBOOKS/ansible.cfg"
+export ANSIBLE_LOCAL_TEMP="$TSR_DIR/ansible-tmp"
+export ANSIBLE_REMOTE_TEMP="$TSR_DIR/ansible-tmp"
+export ANSIBLE_NOCOLOR=1
+
+declare -a mport oport
+for i in 1 2 3; do
+	mport[i]=$(tsr_free_port)
+	oport[i]=$(tsr_free_port)
+done
+MONS="127.0.0.1:${mport[1]},127.0.0.1:${mport[2]},127.0.0.1:${mport[3]}"
+cat >"$TSR_DIR/inventory.yml" <<EOF
+all:
+  vars:
+    tessera_cluster: ha
+    tessera_service_manager: process
+    tessera_become: false
+    tessera_install_packages: false
+    tessera_prebuilt_dir: "$TSR_BIN"
+    tessera_prefix: "$ROOT/usr"
+    tessera_conf_dir: "$ROOT/etc"
+    tessera_data_dir: "$ROOT/data"
+    tessera_log_dir: "$LOG"
+    tessera_run_dir: "$RUN"
+    tessera_mon_options: {osd-grace: 3s, election-timeout: 500ms}
+    tessera_health_timeout: 120
+    tessera_health_delay: 1
+    tessera_timeout_stop_sec: 20
+    tessera_pools:
+      - {name: rbd, size: 3, min_size: 2, pg_count: 16}
+    tessera_volumes:
+      - {name: v1, size: 8M, pool: rbd}
+    ansible_connection: local
+    ansible_python_interpreter: "$(command -v python3)"
+    tessera_public_addr: 127.0.0.1
+  children:
+    mons:
+      hosts:
+        h1: {tessera_mon_port: ${mport[1]}}
+        h2: {tessera_mon_port: ${mport[2]}}
+        h3: {tessera_mon_port: ${mport[3]}}
+    osds:
+      hosts:
+        h1: {tessera_osds: [{name: o1, size: 128M, port_base: ${oport[1]}, options: {failure-domain: h1}}]}
+        h2: {tessera_osds: [{name: o2, size: 128M, port_base: ${oport[2]}, options: {failure-domain: h2}}]}
+        h3: {tessera_osds: [{name: o3, size: 128M, port_base: ${oport[3]}, options: {failure-domain: h3}}]}
+EOF
+
+play() {
+	local name=$1 pb=$2 start
+	start=$(date +%s)
+	tsr_log "ansible-playbook $pb"
+	if ! ansible-playbook -i "$TSR_DIR/inventory.yml" "$PLAYBOOKS/$pb" >"$TSR_DIR/$name.out" 2>&1; then
+		tail -n 80 "$TSR_DIR/$name.out" >&2
+		tsr_fail "$pb failed"
+	fi
+	tsr_log "$pb done in $(( $(date +%s) - start )) s"
+}
+healthy_quorum_3() {
+	local s
+	s=$("$OSDCTL" -m "$MONS" --timeout 3s status --format json 2>/dev/null) || return 1
+	grep -q '"status":"HEALTH_OK"' <<<"$s" && grep -q '"quorum":\[1,2,3\]' <<<"$s" &&
+		grep -q '"up":3' <<<"$s"
+}
+
+play deploy site.yml
+tsr_assert "HEALTH_OK, quorum 1,2,3, 3 OSDs up after site.yml" -- healthy_quorum_3
+grep -q "^peers = 1=127.0.0.1:${mport[1]}/" "$ROOT/etc/ha/mon.2.conf" ||
+	tsr_fail "mon.2 was not given the peers"
+head -c 8M /dev/urandom >"$TSR_DIR/pattern"
+"$OSDCTL" -m "$MONS" volume import --existing "$TSR_DIR/pattern" v1 || tsr_fail "writing v1"
+
+declare -A old_pid=()
+for f in "$RUN"/*.pid; do read -r p _ <"$f"; old_pid[$(basename "$f")]=$p; done
+[ "${#old_pid[@]}" = 6 ] || tsr_fail "expected 6 daemons, found ${#old_pid[@]} PID files"
+play restart rolling-restart.yml
+for f in "${!old_pid[@]}"; do
+	read -r p _ <"$RUN/$f" || tsr_fail "$f is gone after the rolling restart"
+	[ "$p" != "${old_pid[$f]}" ] || tsr_fail "${f%.pid} was not restarted"
+done
+# Serial: the second monitor was stopped only after the first was back in quorum.
+grep -q "PLAY \[Restart the monitors, one at a time\]" "$TSR_DIR/restart.out" ||
+	tsr_fail "no monitor restart play"
+[ "$(grep -c "TASK \[mon : Wait for the monitors' quorum\]" "$TSR_DIR/restart.out")" = 3 ] ||
+	tsr_fail "the monitors were not restarted one host at a time"
+tsr_assert "HEALTH_OK, quorum 1,2,3 after rolling-restart.yml" -- healthy_quorum_3
+"$OSDCTL" -m "$MONS" volume export v1 "$TSR_DIR/export" || tsr_fail "reading v1"
+cmp "$TSR_DIR/pattern" "$TSR_DIR/export" || tsr_fail "v1 differs after the rolling restart"
+if grep -l -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$LOG"/*.log; then
+	tsr_fail "a sanitizer report in a daemon log (above)"
+fi
+tsr_pass
