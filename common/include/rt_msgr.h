@@ -79,7 +79,10 @@ void rt_msgr_opts_init(struct rt_msgr_opts *opts);
  * alloc_data: optional; called once the message is decoded, before the data
  *   segment is read. Fill iov[0..max_iov) with at least hdr->data_len bytes
  *   and return the count, or return 0 for the default buffer, or a negative
- *   errno to close the connection with that reason.
+ *   errno to close the connection with that reason, or RT_MSGR_DATA_WAIT
+ *   (no buffer now: back-pressure). After RT_MSGR_DATA_WAIT the frame stays
+ *   pending (hdr and msg stay valid) and nothing more is read from the socket
+ *   until the owner calls rt_conn_data_resume(), which asks alloc_data again.
  */
 struct rt_conn_ops {
 	void (*on_frame)(struct rt_conn *c, const struct frame_hdr *hdr, ProtobufCMessage *msg,
@@ -89,6 +92,9 @@ struct rt_conn_ops {
 	int (*alloc_data)(struct rt_conn *c, const struct frame_hdr *hdr, ProtobufCMessage *msg,
 			  struct iovec *iov, int max_iov);
 };
+
+/* alloc_data: no buffer now, ask again at rt_conn_data_resume() (> RT_MSGR_RECV_MAX_IOV). */
+#define RT_MSGR_DATA_WAIT 0x7fff
 
 struct rt_msgr_send;
 /* rc: 0 once every byte is handed to the kernel, or the connection's close reason. */
@@ -205,6 +211,15 @@ int rt_conn_send_copy(struct rt_conn *c, uint16_t type, uint64_t tag, uint8_t fl
  * once; on_close runs later (once).
  */
 void rt_conn_close(struct rt_conn *c, int reason);
+
+/*
+ * A connection whose alloc_data answered RT_MSGR_DATA_WAIT: ask alloc_data
+ * again and, once it places the data, go on receiving (on_frame may run
+ * inside this call). No-op for a connection that is not waiting or is
+ * closing. Reactor thread, never from inside this connection's callbacks
+ * (defer it: rt_reactor_defer).
+ */
+void rt_conn_data_resume(struct rt_conn *c);
 
 /* References keep the memory valid past on_close (never the socket open). */
 void rt_conn_get(struct rt_conn *c);

@@ -488,7 +488,7 @@ rt__conn_recv_arm(struct rt_conn *c)
 {
 	struct io_uring_sqe *sqe;
 
-	if (c->recv_inflight || c->state != RT_CONN_OPEN)
+	if (c->recv_inflight || c->state != RT_CONN_OPEN || c->rstate == RECV_WAIT)
 		return;
 	sqe = rt_reactor_get_sqe(c->m->r);
 	if (c->rstate == RECV_DATA) {
@@ -605,7 +605,7 @@ rt__conn_setup_data(struct rt_conn *c)
 
 	if (c->ops->alloc_data) {
 		n = c->ops->alloc_data(c, &c->hdr, c->msg, c->data_iov, RT_MSGR_RECV_MAX_IOV);
-		if (n < 0)
+		if (n < 0 || n == RT_MSGR_DATA_WAIT)
 			return n;
 		if (n > RT_MSGR_RECV_MAX_IOV)
 			return -EINVAL;
@@ -758,6 +758,10 @@ rt__conn_rx_process(struct rt_conn *c)
 			rc = rt__conn_setup_data(c);
 			if (rc < 0)
 				goto out_close;
+			if (rc == RT_MSGR_DATA_WAIT) {
+				c->rstate = RECV_WAIT;
+				return;
+			}
 			c->rstate = RECV_DATA;
 			if (rc == 0) {
 				c->data_got = 0;
@@ -765,6 +769,8 @@ rt__conn_rx_process(struct rt_conn *c)
 			}
 			break;
 		}
+		case RECV_WAIT:
+			return;
 		case RECV_DATA:
 			if (c->data_got < c->hdr.data_len)
 				return;
@@ -783,6 +789,36 @@ out_close:
 		   c->hdr.data_len, DP_RC(rc));
 	c->close_logged = true;
 	rt__conn_close_start(c, rc);
+}
+
+void
+rt_conn_data_resume(struct rt_conn *c)
+{
+	int rc;
+
+	if (c->state != RT_CONN_OPEN || c->rstate != RECV_WAIT)
+		return;
+	c->refs++;
+	rc = rt__conn_setup_data(c);
+	if (rc == RT_MSGR_DATA_WAIT)
+		goto out; /* still nothing: the owner resumes again later */
+	if (rc < 0) {
+		rt_warn_rl(RT_SS_MSGR, "conn %s: data placement failed: " DF_RC, c->peer,
+			   DP_RC(rc));
+		c->close_logged = true;
+		rt__conn_close_start(c, rc);
+		goto out;
+	}
+	c->rstate = RECV_DATA;
+	if (rc == 0) {
+		c->data_got = 0;
+		rt__conn_copy_staged_data(c);
+	}
+	rt__conn_rx_process(c);
+	rt__conn_recv_arm(c);
+out:
+	rt__conn_settle(c);
+	rt_conn_put(&c);
 }
 
 static void

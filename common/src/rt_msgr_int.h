@@ -26,6 +26,7 @@ enum rt_recv_state {
 	RECV_HDR,  /* waiting for the 32-byte header in the staging buffer */
 	RECV_MSG,  /* header valid; waiting for msg_len bytes (staging or msg_big) */
 	RECV_DATA, /* message decoded; reading data_len bytes straight into data_iov */
+	RECV_WAIT, /* alloc_data said RT_MSGR_DATA_WAIT: no recv until rt_conn_data_resume */
 };
 
 struct rt_conn {
