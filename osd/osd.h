@@ -137,6 +137,13 @@ struct osd_conn {
 	struct osd_reactor *r;
 	struct rt_conn *c;
 	struct osd_op *rx_op; /* allocated by alloc_data for the frame being received */
+	/* Back-pressure (osd_replica.c): a RepOp or push whose data has no buffer
+	 * yet; the connection reads nothing until a buffer or an op comes back. */
+	bool data_waiting;   /* on r->connwait_head's list */
+	bool resume_pending; /* resume_msg deferred; it frees oc if closed meanwhile */
+	bool closed;         /* on_close ran while resume_pending */
+	struct osd_conn *wait_next;
+	struct rt_msg resume_msg;
 	struct rt_msgr_send busy_send;
 	bool busy_inflight;
 	uint8_t busy_head[OSD_HEAD_MAX];
@@ -150,6 +157,7 @@ struct osd_rstats {
 	uint64_t conns_accepted, conns_bad;
 	uint64_t scrubs, scrub_objects, scrub_errors, scrub_repaired;
 	uint64_t stale_pushes; /* ObjectPushes ignored: the object is newer here */
+	uint64_t data_waits;   /* RepOp/push data that waited for a buffer (back-pressure) */
 	uint64_t bg_pulled, bg_pulled_ondemand; /* objects pulled by a primary after activation */
 	/* Per op class (enum mon_perf_class): answered ops, bytes, latency histogram
 	 * from the op's arrival to its reply (osd_perf_record). */
@@ -187,6 +195,7 @@ struct osd_reactor {
 	uint32_t n_ops; /* ops allocated */
 	uint32_t n_ops_max; /* peak of n_ops since the last heartbeat collection */
 	struct osd_op *bufwait_head, *bufwait_tail; /* reads waiting for a buffer */
+	struct osd_conn *connwait_head, *connwait_tail; /* RepOp data waiting for a buffer */
 	uint64_t next_tag;
 	struct osd_peer *peers;
 
@@ -423,8 +432,21 @@ int osd_pglog_persist(struct osd_op *op, st_req_cb cb);
 void osd_replica_rep_resume(struct osd_op *op);
 void osd_replica_op_recv(struct osd_conn *oc, const struct frame_hdr *hdr,
 			 const Tessera__RepOp *m, const struct iovec *data, int data_cnt);
+/* Data placement of a RepOp or an ObjectPush: a pool buffer, or RT_MSGR_DATA_WAIT
+ * (the connection waits for one: back-pressure, the RepOp is never refused for it). */
 int osd_replica_alloc_data(struct osd_conn *oc, const struct frame_hdr *hdr,
 			   const ProtobufCMessage *msg, struct iovec *iov, int max_iov);
+/* A buffer or an op came back (or the reactor stops): resume one waiting connection. */
+void osd_replica_conn_kick(struct osd_reactor *r);
+/* The connection closes: off the wait list. Returns true if oc must not be freed
+ * yet (a deferred resume frees it). */
+bool osd_replica_conn_closing(struct osd_conn *oc);
+/* Client writes leave this many buffers to RepOps and pushes (no deadlock: those
+ * never wait on the network while they hold one). */
+#define OSD_BUF_RESERVE(r)                                                                         \
+	((r)->osd->conf.io_buffers / 4 > 0 ? (uint32_t)((r)->osd->conf.io_buffers / 4) : 1u)
+/* A buffer for a client op's data: NULL if only the reserve is left. */
+void *osd_buf_get_client(struct osd_reactor *r);
 /* The connection to reactor (seed % n) of OSD osd_id, made on demand. */
 struct osd_peer *osd_peer_get(struct osd_reactor *r, uint32_t osd_id, uint32_t seed);
 /* Send q->send (prepared by the caller, tag q->tag) and await the reply. Returns 0

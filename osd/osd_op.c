@@ -55,6 +55,14 @@ osd_buf_get(struct osd_reactor *r)
 	return rt_mempool_get(r->buf_pool);
 }
 
+void *
+osd_buf_get_client(struct osd_reactor *r)
+{
+	if (rt_mempool_avail(r->buf_pool) <= OSD_BUF_RESERVE(r))
+		return NULL;
+	return rt_mempool_get(r->buf_pool);
+}
+
 void
 osd_buf_put(struct osd_reactor *r, void **bufp)
 {
@@ -64,6 +72,12 @@ osd_buf_put(struct osd_reactor *r, void **bufp)
 	*bufp = NULL;
 	if (!b)
 		return;
+	if (r->connwait_head) {
+		/* Replica data first: a primary elsewhere waits for it (osd_replica.c). */
+		rt_mempool_put(r->buf_pool, b);
+		osd_replica_conn_kick(r);
+		return;
+	}
 	if (w) {
 		r->bufwait_head = w->buf_next;
 		if (!r->bufwait_head)
@@ -103,6 +117,8 @@ osd_op_put(struct osd_op *op)
 		rt_conn_put(&op->conn);
 	rt_mempool_put(r->op_pool, op);
 	r->n_ops--;
+	if (r->connwait_head)
+		osd_replica_conn_kick(r);
 	osd_reactor_maybe_stopped(r);
 }
 
@@ -196,7 +212,7 @@ osd_client_op_alloc_data(struct osd_conn *oc, const struct frame_hdr *hdr,
 	oc->rx_op = op;
 	if (hdr->data_len > r->buf_bytes)
 		return 0;
-	op->buf = osd_buf_get(r);
+	op->buf = osd_buf_get_client(r); /* the last buffers are for replica data */
 	if (!op->buf)
 		return 0;
 	iov[0].iov_base = op->buf;

@@ -17,10 +17,14 @@
  *     STATUS_EMISCOMPARE with the offset of the first differing byte).
  *
  * Results: a local failure is the op's result (and is written into its log
- * entry, so a resend gets the same answer). A replica failure fails the
- * client op with -EIO but leaves the log entry as applied: the primary's copy
- * is authoritative, a resend is answered from the log, and phase 2 recovery
- * brings the replica up to date.
+ * entry, so a resend gets the same answer). A replica failure (it died, its
+ * connection closed, it refused the RepOp) is transient: the client op is
+ * answered STATUS_EPGINACTIVE, which the client resends with the same
+ * request id, and the log entry stays applied: the primary's copy is
+ * authoritative, the PG peers again (recovery brings the replica up to date
+ * or the map drops it), and the resend, which waits for that, is answered
+ * from the log. A replica short of buffers never refuses a RepOp: it stops
+ * reading the connection until one comes back (osd_replica.c).
  */
 #include <errno.h>
 #include <stddef.h>
@@ -252,7 +256,7 @@ mutation_finish(struct osd_op *op)
 		rt_warn_rl(RT_SS_OSD, "PG " DF_PGID ": a replica failed " DF_STOBJ ": " DF_RC
 				      "; peering again",
 			   op->pg->pool, op->pg->seed, DP_STOBJ(op->obj), DP_RC(op->rep_rc));
-		rc = -EIO;
+		rc = -RT_EPGINACTIVE; /* retryable: the resend is answered from the log */
 		/* The replica is behind now: peering pushes what it misses (or waits
 		 * for the map to drop it) before the PG serves again. */
 		if (op->pg->primary)

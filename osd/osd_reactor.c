@@ -253,6 +253,8 @@ conn_on_close(struct rt_conn *c, int reason)
 		osd_op_put(op);
 	}
 	rt_conn_set_user(c, NULL);
+	if (osd_replica_conn_closing(oc))
+		return; /* a deferred resume is pending: it frees oc */
 	free(oc);
 }
 
@@ -376,6 +378,9 @@ osd_reactor_stop_msg(void *ctx)
 	for (uint32_t b = 0; b < OSD_PG_BUCKETS; b++)
 		for (struct osd_pg *pg = r->pgs[b]; pg; pg = pg->hnext)
 			osd_primary_fail_waiting(r, pg, -EAGAIN);
+	/* Connections waiting for a buffer are resumed and refuse their RepOps. */
+	while (r->connwait_head)
+		osd_replica_conn_kick(r);
 	rt_info(RT_SS_OSD, "reactor %u: stopping, %u ops in flight", r->idx, r->n_ops);
 	rt_timer_init(&r->drain_timer, drain_timeout);
 	rt_timer_start(r->r, &r->drain_timer, r->osd->conf.drain_timeout_us, 0);

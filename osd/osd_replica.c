@@ -231,12 +231,125 @@ osd_peers_close_all(struct osd_reactor *r)
 
 /* ---- replica side -------------------------------------------------------------------- */
 
+/*
+ * Back-pressure for replica data. A RepOp (or an ObjectPush) whose data
+ * segment finds no free buffer (or no free op) is not refused: its
+ * connection stops reading (alloc_data answers RT_MSGR_DATA_WAIT) and joins
+ * the reactor's wait list; every buffer or op that comes back resumes the
+ * first waiting connection on the next loop iteration, which asks for a
+ * buffer again. TCP flow control then slows the primary down, RepOps stay in
+ * the primary's order, and the PG does not re-peer. No deadlock: client
+ * writes, which hold their buffer until the replicas answer, never take the
+ * last OSD_BUF_RESERVE buffers, and a RepOp holds its buffer only for a local
+ * write. A stopping reactor resumes every waiting connection and refuses
+ * their RepOps (STATUS_EAGAIN) instead.
+ */
+static void
+conn_wait(struct osd_reactor *r, struct osd_conn *oc)
+{
+	if (oc->data_waiting)
+		return;
+	r->stats.data_waits++;
+	rt_log_ratelimited(RT_LOG_INFO, RT_SS_OSD, 1,
+			   "reactor %u: replica data waits for a buffer (%llu times so far)", r->idx,
+			   (unsigned long long)r->stats.data_waits);
+	oc->data_waiting = true;
+	oc->wait_next = NULL;
+	if (r->connwait_tail)
+		r->connwait_tail->wait_next = oc;
+	else
+		r->connwait_head = oc;
+	r->connwait_tail = oc;
+}
+
+static void
+conn_unwait(struct osd_reactor *r, struct osd_conn *oc)
+{
+	struct osd_conn **pp;
+
+	if (!oc->data_waiting)
+		return;
+	for (pp = &r->connwait_head; *pp; pp = &(*pp)->wait_next) {
+		if (*pp == oc) {
+			*pp = oc->wait_next;
+			break;
+		}
+	}
+	r->connwait_tail = NULL;
+	for (struct osd_conn *w = r->connwait_head; w; w = w->wait_next)
+		r->connwait_tail = w;
+	oc->wait_next = NULL;
+	oc->data_waiting = false;
+}
+
+static void
+conn_resume(void *ctx)
+{
+	struct osd_conn *oc = ctx;
+	struct rt_conn *c = oc->c;
+
+	oc->resume_pending = false;
+	if (oc->closed) {
+		free(oc); /* on_close ran meanwhile and left oc to us */
+		rt_conn_put(&c);
+		return;
+	}
+	rt_conn_data_resume(c);
+	rt_conn_put(&c);
+}
+
+void
+osd_replica_conn_kick(struct osd_reactor *r)
+{
+	struct osd_conn *oc = r->connwait_head;
+
+	if (!oc)
+		return;
+	conn_unwait(r, oc);
+	if (oc->resume_pending)
+		return;
+	oc->resume_pending = true;
+	rt_conn_get(oc->c);
+	rt_reactor_defer(r->r, &oc->resume_msg, conn_resume, oc);
+}
+
+bool
+osd_replica_conn_closing(struct osd_conn *oc)
+{
+	conn_unwait(oc->r, oc);
+	if (!oc->resume_pending)
+		return false;
+	oc->closed = true;
+	return true;
+}
+
 int
 osd_replica_alloc_data(struct osd_conn *oc, const struct frame_hdr *hdr,
 		       const ProtobufCMessage *msg, struct iovec *iov, int max_iov)
 {
-	/* The same placement as a client write. */
-	return osd_client_op_alloc_data(oc, hdr, msg, iov, max_iov);
+	struct osd_reactor *r = oc->r;
+	struct osd_op *op = oc->rx_op;
+
+	/* Oversized or stopping: the default buffer, and the handler refuses it. */
+	if (hdr->data_len == 0 || hdr->data_len > r->buf_bytes || r->stopping)
+		return 0;
+	if (!op) {
+		op = osd_op_alloc(r, oc->c);
+		if (!op) {
+			conn_wait(r, oc);
+			return RT_MSGR_DATA_WAIT;
+		}
+		oc->rx_op = op;
+	}
+	if (!op->buf)
+		op->buf = osd_buf_get(r);
+	if (!op->buf) {
+		conn_wait(r, oc);
+		return RT_MSGR_DATA_WAIT; /* keeps the op: the next buffer is for it */
+	}
+	iov[0].iov_base = op->buf;
+	iov[0].iov_len = hdr->data_len;
+	return 1;
 }
 
 static void
