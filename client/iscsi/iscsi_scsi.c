@@ -86,6 +86,27 @@ bad_cdb(struct iscsi_scmd *cmd)
 	return finish_sense(cmd, SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
 }
 
+/* INVALID FIELD IN CDB with the sense-key specific field pointer (SKSV, C/D=1). */
+static int
+bad_cdb_at(struct iscsi_scmd *cmd, uint16_t byte)
+{
+	uint8_t *s = cmd->sense;
+
+	iscsi_scsi_sense(cmd, SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
+	if (s[0] == 0x72) {
+		s[7] = 8;
+		s[8] = 0x02; /* sense key specific descriptor */
+		s[9] = 0x06;
+		s[12] = 0x80 | 0x40;
+		iscsi_put16(s + 13, byte);
+		cmd->sense_len = 16;
+	} else {
+		s[15] = 0x80 | 0x40;
+		iscsi_put16(s + 16, byte);
+	}
+	return 1;
+}
+
 static int
 good(struct iscsi_scmd *cmd, uint32_t in_len)
 {
@@ -794,7 +815,7 @@ report_opcodes(struct iscsi_scmd *cmd)
 		bool sa_cmd = op_has_sa(rop);
 
 		if ((opts == 1 && sa_cmd) || (opts == 2 && !sa_cmd))
-			return bad_cdb(cmd);
+			return bad_cdb_at(cmd, 2); /* the REPORTING OPTIONS field */
 		for (size_t i = 0; i < N_OPS; i++)
 			if (op_table[i].op == rop && (!sa_cmd || op_table[i].sa == rsa))
 				d = &op_table[i];
@@ -810,7 +831,7 @@ report_opcodes(struct iscsi_scmd *cmd)
 				len += timeout_desc(b + len);
 		}
 	} else {
-		return bad_cdb(cmd);
+		return bad_cdb_at(cmd, 2);
 	}
 	return good(cmd, len < alloc ? len : alloc);
 }
