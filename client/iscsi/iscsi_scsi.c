@@ -836,6 +836,35 @@ report_opcodes(struct iscsi_scmd *cmd)
 	return good(cmd, len < alloc ? len : alloc);
 }
 
+/*
+ * REPORT TARGET PORT GROUPS: this gateway is one group (its --tpgt) with one
+ * port, active/optimized. Every gateway of a multipath set reaches the same
+ * OSDs, so every path is as good as any other.
+ */
+static int
+report_tpgs(struct iscsi_scmd *cmd)
+{
+	uint32_t alloc = iscsi_get32(cmd->cdb + 6);
+	bool extended = ((cmd->cdb[1] >> 5) & 0x07) == 1;
+	uint16_t id = cmd->nexus ? cmd->nexus->rel_port_id : 1;
+	uint8_t *b = cmd->buf;
+	uint32_t off = extended ? 8 : 4;
+
+	memset(b, 0, 64);
+	if (extended) {
+		b[4] = 0x10; /* format: extended header */
+		b[5] = 0;    /* implicit transition time */
+	}
+	b[off] = 0x80 | 0x00; /* PREF, asymmetric access state: active/optimized */
+	b[off + 1] = 0x01;    /* AO_SUP */
+	iscsi_put16(b + off + 2, id);
+	b[off + 7] = 1;       /* one target port */
+	iscsi_put16(b + off + 10, id);
+	off += 12;
+	iscsi_put32(b, off - 4);
+	return good(cmd, off < alloc ? off : alloc);
+}
+
 /* ----------------------------------------------------------------- INQUIRY */
 
 static void
@@ -1575,6 +1604,8 @@ prepare(struct iscsi_scmd *cmd)
 	case 0xa3:
 		if ((cdb[1] & 0x1f) == 0x0c)
 			return report_opcodes(cmd);
+		if ((cdb[1] & 0x1f) == 0x0a)
+			return report_tpgs(cmd);
 		return finish_sense(cmd, SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
 	case 0x5e:
 		return pr_in(cmd);

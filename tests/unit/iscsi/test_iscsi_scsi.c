@@ -160,6 +160,17 @@ START_TEST(test_opcodes)
 	run(&cmd, &nex_a, rso, 12, 256, NULL);
 	ck_assert_uint_eq(buf[1] & 0x07, 3); /* WRITE(10) supported */
 	ck_assert_uint_eq(iscsi_get16(buf + 2), 10);
+	{
+		uint8_t rtpg[12] = {0xa3, 0x0a, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0};
+
+		nex_a.rel_port_id = 7;
+		run(&cmd, &nex_a, rtpg, 12, 256, NULL);
+		ck_assert_uint_eq(cmd.status, SCSI_STATUS_GOOD);
+		ck_assert_uint_eq(iscsi_get32(buf), 12);
+		ck_assert_uint_eq(buf[4] & 0x0f, 0); /* active/optimized */
+		ck_assert_uint_eq(iscsi_get16(buf + 6), 7);
+		ck_assert_uint_eq(iscsi_get16(buf + 14), 7);
+	}
 	/* no LUN */
 	memset(&cmd, 0, sizeof(cmd));
 	memcpy(cmd.cdb, tur, 6);
