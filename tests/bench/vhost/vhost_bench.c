@@ -11,6 +11,12 @@
  * the kick eventfd unless the backend suppresses kicks, and reaping the used
  * ring by polling it (--poll) or by sleeping on the call eventfd. At the end
  * each ring is stopped with GET_VRING_BASE, as QEMU does.
+ *
+ * Writes carry the byte 0x5a; a read clears the first and last byte of its
+ * buffer before it is submitted and counts an "unwritten" read if they do
+ * not come back as 0x5a, so a benchmark can show that its reads found data
+ * (and not holes or unallocated objects, which are cheaper). --fill writes
+ * the working set once, sequentially, and stops (the prefill before reads).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -43,6 +49,7 @@ struct vb_conf {
 	bool poll;
 	int64_t backend_pid;
 	bool json;
+	bool fill;
 };
 
 static const char *const rw_choices[] = { "randread", "randwrite", "read", "write", NULL };
@@ -69,6 +76,9 @@ static const struct rt_conf_opt vb_opts[] = {
 	{ "backend-pid", 0, RT_CONF_INT, OPT(backend_pid), "0", 0, INT32_MAX, false,
 	  "also report this process's CPU time per I/O (the backend)", NULL, "PID" },
 	{ "json", 0, RT_CONF_BOOL, OPT(json), "false", 0, 0, false, "print JSON", NULL, NULL },
+	{ "fill", 0, RT_CONF_BOOL, OPT(fill), "false", 0, 0, false,
+	  "write the working set (--size) once sequentially and stop; --runtime is then a "
+	  "time limit", NULL, NULL },
 };
 
 static const struct rt_conf_table vb_table = {
@@ -99,7 +109,9 @@ struct vb_queue {
 	pthread_t thread;
 	uint64_t t_submit[RING_NUM];
 	uint16_t last_used;
-	uint64_t ops, bytes, errors, kicks;
+	uint64_t ops, bytes, errors, kicks, unwritten;
+	uint64_t fill_left;     /* --fill: requests still to submit */
+	volatile int done;
 	uint32_t *hist;         /* latency in µs */
 	uint64_t seq_off;
 	uint64_t rnd;
@@ -219,6 +231,10 @@ submit(struct vb_queue *q, unsigned slot)
 	h->sector = next_offset(q) / VIRTIO_BLK_SECTOR;
 	q->desc[slot * 3 + 1].flags = VRING_DESC_F_NEXT | (write ? 0 : VRING_DESC_F_WRITE);
 	q->hdrs[slot * 32 + 16] = 0xff;
+	if (!write) {
+		q->data[(uint64_t)slot * conf.bs] = 0;
+		q->data[(uint64_t)slot * conf.bs + conf.bs - 1] = 0;
+	}
 	q->t_submit[slot] = now_ns();
 	q->avail->ring[ai % RING_NUM] = (uint16_t)(slot * 3);
 	__atomic_store_n(&q->avail->idx, (uint16_t)(ai + 1), __ATOMIC_RELEASE);
@@ -242,9 +258,13 @@ queue_thread(void *arg)
 	struct vb_queue *q = arg;
 	unsigned qd = (unsigned)conf.iodepth, inflight = 0;
 
+	if (conf.fill && q->fill_left < qd)
+		qd = (unsigned)q->fill_left;
 	for (unsigned s = 0; s < qd; s++)
 		submit(q, s);
 	inflight = qd;
+	if (conf.fill)
+		q->fill_left -= qd;
 	kick(q);
 	while (inflight) {
 		uint16_t used = __atomic_load_n(&q->used->idx, __ATOMIC_ACQUIRE);
@@ -271,11 +291,18 @@ queue_thread(void *arg)
 			q->hist[lat_us < HIST_US ? lat_us : HIST_US]++;
 			if (q->hdrs[slot * 32 + 16] != VIRTIO_BLK_S_OK)
 				q->errors++;
+			else if (!(q->desc[slot * 3 + 1].flags & VRING_DESC_F_WRITE))
+				;
+			else if (q->data[(uint64_t)slot * conf.bs] != 0x5a ||
+				 q->data[(uint64_t)slot * conf.bs + conf.bs - 1] != 0x5a)
+				q->unwritten++;
 			q->ops++;
 			q->bytes += conf.bs;
-			if (stop_flag) {
+			if (stop_flag || (conf.fill && !q->fill_left)) {
 				inflight--;
 			} else {
+				if (conf.fill)
+					q->fill_left--;
 				submit(q, slot);
 				resubmitted++;
 			}
@@ -283,6 +310,7 @@ queue_thread(void *arg)
 		if (resubmitted)
 			kick(q);
 	}
+	q->done = 1;
 	return NULL;
 }
 
@@ -346,6 +374,8 @@ main(int argc, char **argv)
 		return 0;
 	if (rc < 0)
 		return 2;
+	if (conf.fill)
+		conf.rw = RW_WRITE;
 	if (first < argc || !conf.socket || conf.bs % 4096) {
 		fprintf(stderr, "tessera-vhost-bench: give --socket PATH (and a 4 KiB multiple "
 			"--bs); see --help\n");
@@ -409,6 +439,8 @@ main(int argc, char **argv)
 		return 2;
 	for (int i = 0; i < conf.queues; i++) {
 		qs[i].idx = (unsigned)i;
+		qs[i].fill_left = (conf.size ? conf.size : disk_size) / (uint64_t)conf.queues /
+				  conf.bs;
 		if (setup_queue(&qs[i], per_q * (uint64_t)i) < 0)
 			goto proto_err;
 	}
@@ -419,7 +451,15 @@ main(int argc, char **argv)
 		bcpu0 = proc_cpu_us((long)conf.backend_pid);
 	for (int i = 0; i < conf.queues; i++)
 		pthread_create(&qs[i].thread, NULL, queue_thread, &qs[i]);
-	usleep((useconds_t)conf.runtime_us);
+	/* The run time, or (--fill) until every queue wrote its span. */
+	for (;;) {
+		int all_done = 1;
+		for (int i = 0; i < conf.queues; i++)
+			all_done &= qs[i].done;
+		if (all_done || now_ns() - t0 >= conf.runtime_us * 1000u)
+			break;
+		usleep(conf.fill ? 2000 : 20000);
+	}
 	stop_flag = 1;
 	for (int i = 0; i < conf.queues; i++)
 		pthread_join(qs[i].thread, NULL);
@@ -428,7 +468,7 @@ main(int argc, char **argv)
 	if (conf.backend_pid)
 		bcpu1 = proc_cpu_us((long)conf.backend_pid);
 
-	uint64_t ops = 0, bytes = 0, errors = 0, kicks = 0;
+	uint64_t ops = 0, bytes = 0, errors = 0, kicks = 0, unwritten = 0, fill_left = 0;
 	uint64_t *h = calloc(HIST_US + 1, sizeof(uint64_t));
 	for (int i = 0; i < conf.queues; i++) {
 		struct vhost_user_vring_state st = { (uint32_t)i, 0 };
@@ -437,6 +477,8 @@ main(int argc, char **argv)
 		bytes += qs[i].bytes;
 		errors += qs[i].errors;
 		kicks += qs[i].kicks;
+		unwritten += qs[i].unwritten;
+		fill_left += qs[i].fill_left;
 		for (unsigned k = 0; k <= HIST_US; k++)
 			h[k] += qs[i].hist[k];
 	}
@@ -449,17 +491,18 @@ main(int argc, char **argv)
 		       ",\"ops\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"iops\":%.0f,\"mbps\":%.1f,"
 		       "\"lat_p50_us\":%" PRIu64 ",\"lat_p99_us\":%" PRIu64 ",\"lat_p999_us\":%" PRIu64
 		       ",\"driver_cpu_us_per_io\":%.2f,\"backend_cpu_us_per_io\":%.2f,\"kicks\":%"
-		       PRIu64 "}\n",
+		       PRIu64 ",\"unwritten\":%" PRIu64 ",\"secs\":%.3f}\n",
 		       rw_choices[conf.rw], conf.bs, conf.iodepth, conf.queues, ops, errors, iops,
 		       (double)bytes / secs / 1e6, percentile(h, ops, 0.5), percentile(h, ops, 0.99),
-		       percentile(h, ops, 0.999), cpu_io, bcpu_io, kicks);
+		       percentile(h, ops, 0.999), cpu_io, bcpu_io, kicks, unwritten, secs);
 	else
 		printf("%s bs=%" PRIu64 " qd=%" PRId64 " queues=%" PRId64 ": %.0f IOPS, %.1f MB/s, "
 		       "lat p50 %" PRIu64 " us p99 %" PRIu64 " us p99.9 %" PRIu64 " us, driver CPU "
-		       "%.2f us/IO, backend CPU %.2f us/IO, %" PRIu64 " kicks, %" PRIu64 " errors\n",
+		       "%.2f us/IO, backend CPU %.2f us/IO, %" PRIu64 " kicks, %" PRIu64 " unwritten "
+		       "reads, %" PRIu64 " errors\n",
 		       rw_choices[conf.rw], conf.bs, conf.iodepth, conf.queues, iops,
 		       (double)bytes / secs / 1e6, percentile(h, ops, 0.5), percentile(h, ops, 0.99),
-		       percentile(h, ops, 0.999), cpu_io, bcpu_io, kicks, errors);
+		       percentile(h, ops, 0.999), cpu_io, bcpu_io, kicks, unwritten, errors);
 	close(sock);
 	for (int i = 0; i < conf.queues; i++) {
 		free(qs[i].hist);
@@ -470,6 +513,10 @@ main(int argc, char **argv)
 	free(h);
 	munmap(mem, mem_size);
 	close(memfd);
+	if (conf.fill && fill_left) {
+		fprintf(stderr, "tessera-vhost-bench: --fill did not finish within --runtime\n");
+		return 1;
+	}
 	return errors ? 1 : 0;
 
 proto_err:
