@@ -1718,11 +1718,28 @@ worker_tick(struct iscsi_worker *w)
 	}
 }
 
+/* ioq->complete_remote: queue cmd for its worker and wake it (any thread). */
+static void
+worker_complete_remote(struct iscsi_ioq *q, struct iscsi_scmd *cmd)
+{
+	struct iscsi_worker *w = q->owner;
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&w->lock);
+	cmd->remote_next = w->remote;
+	w->remote = cmd;
+	pthread_mutex_unlock(&w->lock);
+	if (write(w->wake_fd, &one, sizeof(one)) < 0) {
+		/* eventfd counter overflow is impossible here */
+	}
+}
+
 static void
 worker_wake(struct iscsi_worker *w)
 {
 	uint64_t v;
 	struct iscsi_conn *in;
+	struct iscsi_scmd *rem;
 
 	if (read(w->wake_fd, &v, sizeof(v)) < 0) {
 		/* spurious wake-up */
@@ -1730,7 +1747,15 @@ worker_wake(struct iscsi_worker *w)
 	pthread_mutex_lock(&w->lock);
 	in = w->incoming;
 	w->incoming = NULL;
+	rem = w->remote;
+	w->remote = NULL;
 	pthread_mutex_unlock(&w->lock);
+	while (rem) {
+		struct iscsi_scmd *next = rem->remote_next;
+
+		rem->done(rem);
+		rem = next;
+	}
 	while (in) {
 		struct iscsi_conn *next = in->next;
 
@@ -1862,6 +1887,8 @@ iscsi_worker_start(struct iscsi_worker *w, unsigned id, void *tsr_cluster,
 	w->id = id;
 	w->tsr_cluster = tsr_cluster;
 	w->opts = opts;
+	w->ioq.complete_remote = worker_complete_remote;
+	w->ioq.owner = w;
 	pthread_mutex_init(&w->lock, NULL);
 	atomic_init(&w->started, false);
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);

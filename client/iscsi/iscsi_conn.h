@@ -56,8 +56,9 @@ struct iscsi_worker {
 	struct iscsi_ioq ioq;
 	const struct iscsi_server_opts *opts;
 
-	pthread_mutex_t lock;        /* guards incoming and stop */
+	pthread_mutex_t lock;        /* guards incoming, remote and stop */
 	struct iscsi_conn *incoming; /* handed over by the acceptor */
+	struct iscsi_scmd *remote;   /* commands completed by another thread */
 	bool stop;
 
 	struct iscsi_conn *conns;    /* owned by the worker thread */

@@ -11,8 +11,10 @@
 
 #include "iscsi_scsi.h"
 
-/* Open volume `name` of the connected cluster as LUN `lun`. Returns 0 or -errno. */
-int iscsi_lun_open_tsr(void *cluster, uint64_t lun, const char *name, struct iscsi_lun **out);
+/* Open volume `name` of the connected cluster as LUN `lun`; with pr_shared its
+ * persistent reservations live in the cluster (iscsi_pr_store.c). Returns 0 or -errno. */
+int iscsi_lun_open_tsr(void *cluster, uint64_t lun, const char *name, bool pr_shared,
+		       struct iscsi_lun **out);
 /* A RAM LUN of size_bytes (a multiple of 4096). Returns 0 or -errno. */
 int iscsi_lun_open_ram(uint64_t lun, uint64_t size_bytes, const char *name,
 		       struct iscsi_lun **out);

@@ -94,7 +94,8 @@ tb_event(struct tsr_volume *vol, enum tsr_volume_event ev, uint64_t size, void *
 }
 
 int
-iscsi_lun_open_tsr(void *cluster, uint64_t lun, const char *name, struct iscsi_lun **out)
+iscsi_lun_open_tsr(void *cluster, uint64_t lun, const char *name, bool pr_shared,
+		   struct iscsi_lun **out)
 {
 	struct iscsi_lun *l = calloc(1, sizeof(*l));
 	struct tsr_be *be = calloc(1, sizeof(*be));
@@ -117,6 +118,13 @@ iscsi_lun_open_tsr(void *cluster, uint64_t lun, const char *name, struct iscsi_l
 	l->be = be;
 	be->lun = l;
 	tsr_volume_watch(be->vol, tb_event, l);
+	if (pr_shared) {
+		rc = iscsi_pr_store_open(l, cluster);
+		if (rc < 0)
+			rt_warn(RT_SS_ISCSI,
+				"LUN %llu (%s): reservations stay in this gateway: %s (%d)",
+				(unsigned long long)lun, name, tsr_strerror(rc), rc);
+	}
 	*out = l;
 	return 0;
 out_close:
@@ -137,6 +145,7 @@ iscsi_lun_release(struct iscsi_lun *lun)
 		return;
 	}
 	be = lun->be;
+	iscsi_pr_store_close(lun);
 	tsr_volume_watch(be->vol, NULL, NULL);
 	tsr_volume_close(be->vol);
 	free(be);

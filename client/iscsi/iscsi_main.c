@@ -51,6 +51,7 @@ struct iscsi_main_conf {
 	uint64_t first_burst;
 	bool initial_r2t;
 	bool immediate_data;
+	bool pr_shared;
 	int digest;
 	uint64_t nop_interval_us;
 	uint64_t nop_timeout_us;
@@ -113,6 +114,10 @@ static const struct rt_conf_opt iscsi_opts[] = {
 	 "insist on InitialR2T=Yes (no unsolicited Data-Out)", NULL, NULL},
 	{"immediate-data", 0, RT_CONF_BOOL, OFF(immediate_data), "true", 0, 0, false,
 	 "accept ImmediateData (--no-immediate-data refuses it)", NULL, NULL},
+	{"pr-shared", 0, RT_CONF_BOOL, OFF(pr_shared), "true", 0, 0, false,
+	 "keep persistent reservations in the cluster (sidecar volume VOLUME.iscsi-pr) so that "
+	 "every gateway of the volume agrees (--no-pr-shared: this process only)",
+	 NULL, NULL},
 	{"digest", 0, RT_CONF_ENUM, OFF(digest), "initiator", 0, 0, false,
 	 "digest choice when the initiator offers both: its first preference, or CRC32C",
 	 digest_choices, NULL},
@@ -162,6 +167,8 @@ lun_release(struct iscsi_lun *lun)
 	iscsi_lun_release(lun);
 }
 
+static bool pr_shared_opt = true;
+
 static int
 lun_get(void *cluster, uint64_t n, const char *volume, uint64_t ram_size,
 	struct iscsi_lun **out)
@@ -188,7 +195,7 @@ lun_get(void *cluster, uint64_t n, const char *volume, uint64_t ram_size,
 	} else if (!cluster) {
 		rc = -ENOTCONN;
 	} else {
-		rc = iscsi_lun_open_tsr(cluster, n, volume, &l);
+		rc = iscsi_lun_open_tsr(cluster, n, volume, pr_shared_opt, &l);
 	}
 	if (rc == 0) {
 		lun_objs[n_lun_objs++] = l;
@@ -649,6 +656,7 @@ main(int argc, char **argv)
 			goto out_cluster;
 		}
 	}
+	pr_shared_opt = mc.pr_shared;
 	rc = build_config(&mc, cluster, &cur_cfg);
 	if (rc < 0)
 		goto out_cluster;

@@ -477,10 +477,14 @@ pr_in(struct iscsi_scmd *cmd)
 	return good(cmd, len < alloc ? len : alloc);
 }
 
-static int
-pr_out(struct iscsi_scmd *cmd)
+/*
+ * PERSISTENT RESERVE OUT on the state pr (the caller holds pr->lock, or owns
+ * a private copy). Sets the command's status/sense. Returns true when pr
+ * changed.
+ */
+bool
+iscsi_pr_out_apply(struct iscsi_pr *pr, struct iscsi_scmd *cmd)
 {
-	struct iscsi_pr *pr = &cmd->lun->pr;
 	uint8_t sa = cmd->cdb[1] & 0x1f;
 	uint8_t scope = cmd->cdb[2] >> 4, type = cmd->cdb[2] & 0x0f;
 	const uint8_t *p = cmd->buf;
@@ -488,16 +492,19 @@ pr_out(struct iscsi_scmd *cmd)
 	bool aptpl;
 	const char *me = cmd->nexus->id;
 	struct iscsi_pr_reg *reg;
-	int rc = 1;
+	uint32_t gen0 = pr->generation;
+	bool res0 = pr->reserved;
+	uint8_t type0 = pr->type;
+	unsigned nreg0 = pr->nreg;
 
 	key = iscsi_get64(p);
 	sakey = iscsi_get64(p + 8);
 	aptpl = p[20] & 0x01;
 	(void)aptpl;
-	if (p[20] & 0x0c) /* SPEC_I_PT, ALL_TG_PT: not supported */
-		return finish_sense(cmd, SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_PARAM);
-
-	pthread_mutex_lock(&pr->lock);
+	if (p[20] & 0x0c) { /* SPEC_I_PT, ALL_TG_PT: not supported */
+		iscsi_scsi_sense(cmd, SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_PARAM);
+		return false;
+	}
 	reg = pr_find(pr, me);
 	cmd->status = SCSI_STATUS_GOOD;
 	cmd->sense_len = 0;
@@ -661,8 +668,22 @@ pr_out(struct iscsi_scmd *cmd)
 		break;
 	}
 	pr_update_active(pr);
+	return pr->generation != gen0 || pr->reserved != res0 || pr->type != type0 ||
+	       pr->nreg != nreg0 || (pr->reserved && strcmp(pr->holder, me) == 0);
+}
+
+static int
+pr_out(struct iscsi_scmd *cmd)
+{
+	struct iscsi_pr *pr = &cmd->lun->pr;
+
+	/* Shared through the cluster: the store thread applies it. */
+	if (cmd->lun->pr_store)
+		return iscsi_pr_store_submit(cmd);
+	pthread_mutex_lock(&pr->lock);
+	iscsi_pr_out_apply(pr, cmd);
 	pthread_mutex_unlock(&pr->lock);
-	return rc;
+	return 1;
 }
 
 static int

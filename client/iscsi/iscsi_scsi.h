@@ -145,6 +145,9 @@ struct iscsi_lun {
 	atomic_uint reset_gen;    /* bumped by LUN RESET / target reset (any worker) */
 	atomic_int refs;
 	struct iscsi_pr pr;
+	/* Reservations shared with other gateways through the cluster (NULL: this
+	 * process only). See iscsi_pr_store.c. */
+	struct iscsi_pr_store *pr_store;
 };
 
 /* The I_T nexus as the SCSI layer sees it (one per session). */
@@ -169,6 +172,10 @@ struct iscsi_ioq {
 	struct iscsi_defer *defer_head, *defer_tail;
 	/* Commands that got -EAGAIN from the backend, retried after completions. */
 	struct iscsi_scmd *wait_head, *wait_tail;
+	/* Completes a command from another thread on this queue's worker (set by
+	 * the worker; used by the reservation store thread). */
+	void (*complete_remote)(struct iscsi_ioq *q, struct iscsi_scmd *cmd);
+	void *owner;
 };
 
 struct iscsi_defer {
@@ -220,7 +227,23 @@ struct iscsi_scmd {
 	uint64_t mismatch_off;
 	int (*resume)(struct iscsi_scmd *cmd); /* re-submit after -EAGAIN */
 	struct iscsi_scmd *wait_next;
+	struct iscsi_scmd *remote_next; /* cross-thread completion list */
 };
+
+/* PR OUT on a state the caller owns or has locked; true when it changed. */
+bool iscsi_pr_out_apply(struct iscsi_pr *pr, struct iscsi_scmd *cmd);
+
+struct iscsi_pr_store;
+/*
+ * Hand a PR OUT (Data-Out in cmd->buf) to the reservation store thread.
+ * Returns 0: cmd->done runs later on the command's worker (through
+ * ioq->complete_remote); returns 1: finished now (status set).
+ */
+int iscsi_pr_store_submit(struct iscsi_scmd *cmd);
+/* Open the shared record of lun (a sidecar volume "<volume>.iscsi-pr") and load it.
+ * cluster: struct tsr_cluster *. Returns 0 or -errno (then reservations stay local). */
+int iscsi_pr_store_open(struct iscsi_lun *lun, void *cluster);
+void iscsi_pr_store_close(struct iscsi_lun *lun);
 
 /*
  * Decode the CDB and check it against the LUN. Returns 0: the command needs
