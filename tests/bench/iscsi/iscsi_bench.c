@@ -509,5 +509,10 @@ main(int argc, char **argv)
 	iscsi_logout_sync(b.ctx);
 	iscsi_destroy_url(url);
 	iscsi_destroy_context(b.ctx);
+	for (unsigned i = 0; i < qd; i++)
+		free(slots[i].buf);
+	free(b.lat_us);
+	free(b.busy);
+	free(b.gen);
 	return (b.errors || b.verify_bad) ? 1 : 0;
 }
