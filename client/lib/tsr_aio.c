@@ -98,10 +98,9 @@ tsr_aio_release(struct tsr_completion *c)
  * I/O thread: the request of c ended. Waiters wake first, then the callback
  * runs; a reference keeps c alive until both are done, whoever releases it.
  */
-static void
-aio_req_done(void *arg, ssize_t result)
+void
+tsr__aio_complete(struct tsr_completion *c, ssize_t result)
 {
-	struct tsr_completion *c = arg;
 
 	atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
 	c->rv = result;
@@ -112,6 +111,12 @@ aio_req_done(void *arg, ssize_t result)
 	if (c->cb)
 		c->cb(c, c->arg);
 	aio_put(c);
+}
+
+static void
+aio_req_done(void *arg, ssize_t result)
+{
+	tsr__aio_complete(arg, result);
 }
 
 /* I/O thread: start c on q now (a request is free). */

@@ -246,6 +246,9 @@ int tsr__req_copy_iov(struct tsr_req *req, const struct iovec *iov, int iovcnt);
 
 /* An I/O thread's queue got a free request: start backlogged submissions. */
 void tsr__aio_backlog_run(struct tsr_queue *q);
+/* End completion c with result: wake waiters, run its callback (I/O thread;
+ * unit tests call it from any thread). */
+void tsr__aio_complete(struct tsr_completion *c, ssize_t result);
 /* Drop the thread-local implicit queues of io (tsr_sync.c). */
 struct tsr_queue *tsr__sync_queue(struct tsr_cluster *cl);
 
