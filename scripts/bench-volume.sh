@@ -96,6 +96,12 @@ for rw in randwrite randread; do
 				'BEGIN { printf "%.1f ", n ? d * 1e6 / hz / n : 0 }')
 		done
 		echo "${osd_cpu% }" >"$dir/volume-$rw-qd$qd.osdcpu"
+		if [ $rw = randwrite ] && [ $qd = 1 ]; then
+			# The OSDs' own latency of this run (their first client I/O):
+			# counters reach the monitor with the next heartbeats.
+			sleep 3
+			"$bin/osdctl" osd perf >"$dir/osdperf-randwrite-qd1.txt" 2>&1 || true
+		fi
 	done
 done
 
@@ -122,4 +128,11 @@ for t in store volume; do
 		done
 	done
 done
+echo
+echo "OSD-side latency after the QD1 randwrite run (osdctl osd perf; write = primary,"
+echo "receive to reply, replication included; replica = a replica applying a RepOp):"
+echo
+echo '```'
+cat "$dir/osdperf-randwrite-qd1.txt" 2>/dev/null || true
+echo '```'
 say "done"
