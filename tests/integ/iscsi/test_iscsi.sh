@@ -3,7 +3,8 @@
 # ACL-filtered SendTargets, INQUIRY and READ CAPACITY of a volume, reads and
 # writes through libiscsi (iscsi-test-cu Read10/Write10/CompareAndWrite with
 # header and data digests), CHAP (right and wrong secrets, mutual), an ACL
-# refusal, a malformed PDU that closes only its own connection, the CAPACITY
+# refusal, a malformed PDU that closes only its own connection, a connection
+# dropped with 32 writes in flight, the CAPACITY
 # DATA HAS CHANGED unit attention of a live resize, a SIGHUP reload that
 # changes the CHAP secret, and a clean SIGTERM.
 . "$(dirname "$0")/iscsi_lib.sh"
@@ -74,6 +75,21 @@ exec 3>&-
 tsr_wait_for 10 "malformed PDU logged" -- grep -q "malformed PDU" "$TSR_DIR/iscsi.log"
 tsr_is_running iscsi || tsr_fail "tessera-iscsi died on a malformed PDU"
 iscsi-inq "$U1" >/dev/null || tsr_fail "INQUIRY after the malformed PDU"
+
+# A connection dropped with 32 writes in flight: the target frees it once
+# libtessera has finished them, and serves the next session.
+"$TSR_BIN/tessera-iscsi-bench" --rw randwrite --qd 32 --time 30 --warmup 0 "$U1" \
+	>"$TSR_DIR/bench.out" 2>&1 &
+bench_pid=$!
+tsr_wait_for 20 "bench session" -- grep -q "session of 'iqn.2026-11.io.tessera:bench'" \
+	"$TSR_DIR/iscsi.log"
+closes() { grep -cE "closing connection \((connection closed by peer|receive failed)\)" "$TSR_DIR/iscsi.log"; }
+n0=$(closes)
+kill -KILL "$bench_pid"
+wait "$bench_pid" 2>/dev/null || true
+tsr_wait_for 20 "dropped connection closed" -- test "$(closes)" -gt "$n0"
+tsr_is_running iscsi || tsr_fail "tessera-iscsi died when a busy connection dropped"
+iscsi-inq "$U1" >/dev/null || tsr_fail "INQUIRY after a dropped busy connection"
 
 # Resize under a live session: unit attention, then the new capacity.
 "$UA_CHECK" "$U1" 67108864 134217728 "$OSDCTL" -m "$MONADDR" volume resize vol1 128M ||
