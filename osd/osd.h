@@ -128,6 +128,26 @@ struct osd_pg {
 	 */
 	bool merging;
 	struct osd_op *mwait_head, *mwait_tail;
+	/*
+	 * Member side: a backfill into this OSD runs (its "pgbf." marker is
+	 * persisted; loaded lazily from the store); bf_last, the oid it names.
+	 */
+	bool bf_marked;
+	uint64_t bf_marked_us, bf_last;
+	/*
+	 * The newest interval this OSD saw as a member: the map epoch in which the
+	 * up members of the acting set last changed, and those members (persisted
+	 * as "pgint."; loaded at start). Peering refuses to activate when members
+	 * of the newest interval any member saw are down and could have served
+	 * writes without the members up now (osd_peering.c, "incomplete").
+	 */
+	uint64_t int_epoch;
+	uint32_t n_int_osds;
+	uint32_t int_osds[OSD_MAX_REPLICAS];
+	bool int_saving, int_dirty;
+	struct st_req int_req;
+	struct osd_pgmark_disk int_rec;
+	char int_key[OSD_PGLOG_KEY_MAX];
 	/* Counters. */
 	uint64_t ops, writes;
 };

@@ -30,6 +30,29 @@ struct osd_pglog_disk {
 };
 _Static_assert(sizeof(struct osd_pglog_disk) == 64, "PG log record is 64 bytes");
 
+/*
+ * A per-PG marker (osd_pgmark_*, osd_pglog.c): key "pgbf.<pool>.<seed hex>"
+ * while a backfill into this member runs (value: the last oid pushed), and
+ * "pgint.<pool>.<seed hex>", the newest interval this OSD saw as a member
+ * (value: the map epoch; osds: the up members of the acting set).
+ */
+#define OSD_PGMARK_MAGIC 0x4b4d5054u /* "TPMK" */
+#define OSD_PGMARK_FORMAT 1
+#define OSD_PGMARK_MAX_OSDS 8
+
+struct osd_pgmark_disk {
+	uint32_t magic;
+	uint16_t format;
+	uint16_t n_osds;
+	uint32_t pool;
+	uint32_t seed;
+	uint64_t value;
+	uint32_t osds[OSD_PGMARK_MAX_OSDS];
+	uint32_t crc;
+	uint32_t pad;
+};
+_Static_assert(sizeof(struct osd_pgmark_disk) == 64, "PG marker record is 64 bytes");
+
 /* The OSD's identity, in the metadata of partition 0: key "osd.ident". */
 #define OSD_IDENT_KEY "osd.ident"
 #define OSD_IDENT_MAGIC 0x44534f54u /* "TOSD" */

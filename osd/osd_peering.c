@@ -73,6 +73,7 @@ struct osd_pr_member {
 	uint64_t last_update, log_tail;
 	uint64_t raw_update; /* last_update as reported (last_update may be its last_complete) */
 	bool log_complete;
+	bool backfilling; /* a backfill into it started and did not finish */
 	struct osd_pglog_entry *log;
 	uint32_t n_log;
 	struct osd_preq q;
@@ -98,6 +99,7 @@ struct osd_pr_obj {
  */
 struct osd_recovery {
 	bool active, switching, busy, in_opq;
+	bool backfill; /* objects from a listing comparison, not from the log */
 	uint32_t gen, op_gen;
 	uint32_t target; /* OSD id */
 	uint64_t last_update;
@@ -196,12 +198,13 @@ static void pr_push_next(struct osd_peering *pr);
 static void pr_merge_next(struct osd_peering *pr);
 static void rec_cancel(struct osd_peering *pr);
 static void rec_kick(struct osd_peering *pr);
-static int rec_begin(struct osd_peering *pr, const struct osd_pr_member *t);
+static int rec_begin(struct osd_peering *pr, const struct osd_pr_member *t, bool backfill);
 static void pull_backfill_listed(struct osd_peering *pr);
 static void mp_cancel(struct osd_peering *pr);
 static void mp_kick(struct osd_peering *pr);
 static uint64_t pg_last_complete(struct osd_reactor *r, const struct osd_pg *pg);
 static void push_backfill_listed(struct osd_peering *pr);
+static bool bf_marked_now(struct osd_reactor *r, struct osd_pg *pg);
 
 static struct osd_peering *
 pr_of_timer(struct rt_timer *t)
@@ -247,6 +250,8 @@ osd_pg_peering_state(const struct osd_pg *pg)
 		return NULL;
 	switch (pg->pr->state) {
 	case PR_ACTIVE:
+		if (pg->pr->bg.active && pg->pr->bg.backfill)
+			return "active+backfilling+degraded";
 		return pg->pr->bg.active || pg->pr->mp.active ? "active+recovering+degraded" : NULL;
 	case PR_QUERY:
 		return pg->pr->incomplete ? "incomplete" : "peering";
@@ -353,7 +358,14 @@ query_done(struct osd_preq *q, int rc, const struct frame_hdr *hdr, ProtobufCMes
 					   : 0;
 		m->log_complete = n->n_log < in->log_cap || in->log_cap == 0;
 		m->raw_update = m->last_update;
-		if (in->last_complete) {
+		if (in->backfilling) {
+			/* A backfill into it was cut short: its objects are a mix
+			 * of old and new whatever its log says. Backfill it again. */
+			m->backfilling = true;
+			m->last_update = 0;
+			m->raw_update = 0;
+			m->log_complete = false;
+		} else if (in->last_complete) {
 			/* Its log runs ahead of its data: behind from there. */
 			uint64_t lc = osd_version_make(in->last_complete->epoch,
 						       in->last_complete->seq);
@@ -829,6 +841,8 @@ pr_decide(struct osd_peering *pr)
 	/* What we hold complete: below our log's head if our log runs ahead of
 	 * our data (a background pull interrupted by a crash). */
 	mine = pg_last_complete(pr->r, pg);
+	if (bf_marked_now(pr->r, pg))
+		mine = 0; /* a backfill into us was cut short: we hold nothing for sure */
 	best = mine;
 	pr->auth = -1;
 	for (uint32_t i = 0; i < pr->n; i++) {
@@ -859,7 +873,7 @@ pr_decide(struct osd_peering *pr)
 	if (pr->auth >= 0) {
 		struct osd_pr_member *a = &pr->m[pr->auth];
 
-		bool backfill = !a->log_complete && mine < a->log_tail;
+		bool backfill = (!a->log_complete && mine < a->log_tail) || pg->bf_marked;
 
 		rt_info(RT_SS_OSD, "PG " DF_PGID ": " DF_OSD " is ahead (%" PRIx64 " > %" PRIx64
 				   "): %s",
@@ -1028,6 +1042,23 @@ pr_merge_next(struct osd_peering *pr)
 		rc = st_submit(pr->r->st, q);
 		if (rc < 0)
 			pr_retry_later(pr, "dropping a diverged log entry", rc);
+		return;
+	}
+	if (pr->merge_i >= pr->n_merge && pg->bf_marked && pr->auth >= 0 && !pr->mp.n_left) {
+		/* We were backfilled from the authoritative member: clear our marker. */
+		pg->bf_marked = false;
+		klen = osd_pgmark_key(OSD_PGBF_KEY_PREFIX, pg->pool, pg->seed, pr->key,
+				      sizeof(pr->key));
+		memset(q, 0, offsetof(struct st_req, priv));
+		q->op = ST_OP_META_DEL;
+		q->meta_key = pr->key;
+		q->meta_key_len = klen;
+		q->cb = merge_written;
+		q->ctx = pr;
+		pr->busy = true;
+		rc = st_submit(pr->r->st, q);
+		if (rc < 0)
+			pr_retry_later(pr, "clearing our backfill marker", rc);
 		return;
 	}
 	if (pr->merge_i >= pr->n_merge) {
@@ -1315,6 +1346,7 @@ push_read_done(struct st_req *q, int rc)
 	m.oid = &oid;
 	m.version = &v;
 	m.offset = pr->off;
+	m.backfill = pr->backfilling;
 	if (rc == -ENOENT) {
 		m.delete_ = true;
 		m.last = true;
@@ -1371,6 +1403,47 @@ push_backfill_listed(struct osd_peering *pr)
 	pr_push_next(pr);
 }
 
+/* A member whose log cannot say what it misses: ours wrapped past it, or a
+ * backfill into it was cut short. */
+static bool
+is_backfill_target(const struct osd_peering *pr, const struct osd_pr_member *t)
+{
+	const struct osd_pg *pg = pr->pg;
+
+	if (t->last_update >= pg->log.last_version && !t->backfilling)
+		return false;
+	return t->backfilling ||
+	       (osd_pglog_tail_version(&pg->log) > t->last_update && pg->log.n >= pg->log.cap);
+}
+
+/* Background backfill: the listing comparison is its object list. */
+static void
+push_backfill_bg_listed(struct osd_peering *pr)
+{
+	struct osd_pr_obj *mine = NULL;
+	uint32_t n_mine = 0;
+	int rc = list_local(pr->r, pr->pg, &mine, &n_mine);
+
+	if (rc == 0) {
+		if (n_mine > 1)
+			qsort(mine, n_mine, sizeof(*mine), cmp_obj);
+		rc = list_diff(pr, mine, n_mine, pr->rlist, pr->n_rlist);
+	}
+	free(mine);
+	if (rc == 0)
+		rc = rec_begin(pr, &pr->m[pr->target], true);
+	if (rc < 0) {
+		pr_retry_later(pr, "backfill listing", rc);
+		return;
+	}
+	pr->backfilling = false;
+	free(pr->objs); /* rec_begin took the list; NULL here */
+	pr->objs = NULL;
+	pr->n_objs = pr->cur = 0;
+	pr->target++;
+	pr_push_next(pr);
+}
+
 /*
  * Of the members behind whose logs overlap ours, the one left to background
  * recovery (only one can be: the others count towards min_size): the one
@@ -1382,15 +1455,13 @@ is_bg_choice(const struct osd_peering *pr, uint32_t idx)
 {
 	const struct osd_pg *pg = pr->pg;
 	const struct osd_pr_member *t = &pr->m[idx];
-	bool wrapped = pg->log.n >= pg->log.cap;
-
 	for (uint32_t i = 0; i < pr->n; i++) {
 		const struct osd_pr_member *u = &pr->m[i];
 
 		if (i == idx || u->last_update >= pg->log.last_version)
 			continue;
-		if (wrapped && osd_pglog_tail_version(&pg->log) > u->last_update)
-			continue; /* a backfill target */
+		if (is_backfill_target(pr, u))
+			return false; /* a backfill target takes the background slot */
 		if (u->last_update < t->last_update ||
 		    (u->last_update == t->last_update && i < idx))
 			return false;
@@ -1418,18 +1489,19 @@ pr_push_next(struct osd_peering *pr)
 			return;
 		}
 		t = &pr->m[pr->target];
-		if (t->last_update >= pg->log.last_version) {
+		if (t->last_update >= pg->log.last_version && !t->backfilling) {
 			pr->target++;
 			continue;
 		}
 		if (!pr->objs) {
 			/* Start on this target: what it misses, per our log (or a listing). */
-			bool backfill = osd_pglog_tail_version(&pg->log) > t->last_update &&
-					pg->log.n >= pg->log.cap;
-			/* Enough members without it: recover it in the background (the
-			 * one furthest behind, when several are). rec_begin logs it. */
-			bool bg = !backfill && !pr->bg.active && pr->n >= pg->min_size &&
-				  is_bg_choice(pr, pr->target);
+			bool backfill = is_backfill_target(pr, t);
+			/* Enough members without it: recover it in the background (a
+			 * backfill target first, else the one furthest behind, when
+			 * several are). rec_begin logs it. */
+			bool bg = !pr->bg.active && pr->n >= pg->min_size &&
+				  !pr->r->osd->conf.recovery_blocking_pull &&
+				  (backfill || is_bg_choice(pr, pr->target));
 
 			if (!bg)
 				rt_info(RT_SS_OSD, "PG " DF_PGID ": " DF_OSD " is behind (%" PRIx64
@@ -1446,11 +1518,12 @@ pr_push_next(struct osd_peering *pr)
 				}
 			}
 			if (backfill) {
-				list_start(pr, pr->target, push_backfill_listed);
+				list_start(pr, pr->target,
+					   bg ? push_backfill_bg_listed : push_backfill_listed);
 				return;
 			}
 			if (bg) {
-				if (rec_begin(pr, t) < 0) {
+				if (rec_begin(pr, t, false) < 0) {
 					pr_retry_later(pr, "out of memory", -ENOMEM);
 					return;
 				}
@@ -1635,7 +1708,8 @@ rec_switch(struct osd_peering *pr)
 	struct osd_pg *pg = pr->pg;
 	int rc;
 
-	if (osd_pglog_tail_version(&pg->log) > rec->last_update && pg->log.n >= pg->log.cap) {
+	if (!rec->backfill && osd_pglog_tail_version(&pg->log) > rec->last_update &&
+	    pg->log.n >= pg->log.cap) {
 		/* The log wrapped past the target: it cannot be merged contiguously. */
 		rc = -ERANGE;
 	} else {
@@ -1791,6 +1865,7 @@ rec_read_done(struct st_req *q, int rc)
 	m.oid = &oid;
 	m.version = &v;
 	m.offset = rec->off;
+	m.backfill = rec->backfill;
 	if (rc == -ENOENT) {
 		m.delete_ = true;
 		m.last = true;
@@ -1843,7 +1918,7 @@ rec_read(struct osd_peering *pr)
 
 /* Peering chose target t for background recovery: take its object list. */
 static int
-rec_begin(struct osd_peering *pr, const struct osd_pr_member *t)
+rec_begin(struct osd_peering *pr, const struct osd_pr_member *t, bool backfill)
 {
 	struct osd_recovery *rec = &pr->bg;
 
@@ -1853,9 +1928,11 @@ rec_begin(struct osd_peering *pr, const struct osd_pr_member *t)
 		if (!rec->buf)
 			return -ENOMEM;
 	}
-	if (objs_from_log(pr, pr->pg->log.ents, pr->pg->log.cap, t->last_update) < 0)
+	/* A backfill's list is in pr->objs already (the listing comparison). */
+	if (!backfill && objs_from_log(pr, pr->pg->log.ents, pr->pg->log.cap, t->last_update) < 0)
 		return -ENOMEM;
 	rt_timer_init(&rec->timer, rec_timer_fire);
+	rec->backfill = backfill;
 	rec->objs = pr->objs;
 	rec->n_objs = pr->n_objs;
 	rec->cap_objs = pr->objs ? pr->n_objs : 0;
@@ -1869,9 +1946,9 @@ rec_begin(struct osd_peering *pr, const struct osd_pr_member *t)
 	rec->started_us = rt_reactor_now_us(pr->r->r);
 	rec->active = true;
 	rt_info(RT_SS_OSD, "PG " DF_PGID ": " DF_OSD " is behind (%" PRIx64 " < %" PRIx64
-			   "): recovering it in the background (%u objects)",
+			   "): %s it in the background (%u objects)",
 		pr->pg->pool, pr->pg->seed, t->osd_id, t->last_update, pr->pg->log.last_version,
-		rec->n_objs);
+		backfill ? "backfilling" : "recovering", rec->n_objs);
 	return 0;
 }
 
@@ -2473,6 +2550,13 @@ osd_member_pg_query(struct osd_conn *oc, const struct frame_hdr *hdr, const Tess
 		osd_version_to_pb(lc, &lcv);
 		info.last_complete = &lcv;
 	}
+	if (bf_marked_now(r, pg)) {
+		info.backfilling = true;
+		info.last_backfill = pg->bf_last;
+	}
+	info.interval_epoch = pg->int_epoch;
+	info.n_interval_osds = pg->n_int_osds;
+	info.interval_osds = pg->int_osds;
 	n.status = TESSERA__STATUS__STATUS_OK;
 	n.info = &info;
 	n.log = pents;
@@ -2610,6 +2694,83 @@ push_is_stale(uint64_t push_epoch, uint64_t push_version, bool have, uint64_t cu
 	return have && push_version < cur_version && push_epoch < osd_version_epoch(cur_version);
 }
 
+/*
+ * Backfill marker, member side. Before the first object of a backfill lands,
+ * the member persists "pgbf.<pool>.<seed>" (value: the oid pushed): from then
+ * on it answers PgQuery with PgInfo.backfilling, so that no later round takes
+ * its log for a description of its objects (they are a mix of old and new
+ * until the backfill ends). The value follows the backfill's progress at most
+ * once a second (for `pg ls` and the logs; a restarted backfill compares the
+ * listings again, which skips what is already here). The log merge that ends
+ * a backfill deletes the marker once its entries are durable.
+ */
+static bool
+bf_mark_due(struct osd_reactor *r, struct osd_op *op, uint32_t seed, bool obj_last)
+{
+	struct osd_pg *pg = osd_pg_get(r, op->obj.pool, seed);
+	uint64_t now = rt_reactor_now_us(r->r);
+
+	if (!pg)
+		return false;
+	op->pg = pg;
+	if (!pg->bf_marked) {
+		struct osd_pgmark mk;
+
+		pg->bf_marked = osd_pgmark_get(r->st, OSD_PGBF_KEY_PREFIX, pg->pool, pg->seed,
+					       &mk) == 0;
+		if (!pg->bf_marked)
+			return true;
+		pg->bf_marked_us = now;
+	}
+	return obj_last && now - pg->bf_marked_us >= 1000000;
+}
+
+static void
+bf_mark_written(struct st_req *q, int rc)
+{
+	struct osd_op *op = q->ctx;
+
+	if (rc < 0) {
+		op->pg->bf_marked = false;
+		push_applied(&op->sreq, rc);
+		return;
+	}
+	rc = st_submit(op->r->st, &op->sreq);
+	if (rc < 0)
+		push_applied(&op->sreq, rc);
+}
+
+/* Persist the marker (the object's write is op->sreq, submitted afterwards). */
+static int
+bf_mark_set(struct osd_reactor *r, struct osd_op *op, uint32_t seed)
+{
+	struct osd_pg *pg = op->pg;
+	struct osd_pgmark mk = { .value = op->obj.oid };
+	struct osd_pgmark_disk d;
+	struct st_req *q = &op->lreq;
+	uint32_t klen;
+
+	_Static_assert(sizeof(d) <= sizeof(op->lrec), "the marker fits the op's record buffer");
+	osd_pgmark_encode(pg->pool, seed, &mk, &d);
+	memcpy(&op->lrec, &d, sizeof(d));
+	klen = osd_pgmark_key(OSD_PGBF_KEY_PREFIX, pg->pool, seed, op->lkey, sizeof(op->lkey));
+	memset(q, 0, offsetof(struct st_req, priv));
+	q->op = ST_OP_META_SET;
+	q->meta_key = op->lkey;
+	q->meta_key_len = klen;
+	q->buf = &op->lrec;
+	q->len_bytes = sizeof(d);
+	q->cb = bf_mark_written;
+	q->ctx = op;
+	if (!pg->bf_marked)
+		rt_info(RT_SS_OSD, "PG " DF_PGID ": backfill into this OSD started (marker set)",
+			pg->pool, seed);
+	pg->bf_marked = true;
+	pg->bf_marked_us = rt_reactor_now_us(r->r);
+	pg->bf_last = op->obj.oid;
+	return st_submit(r->st, q);
+}
+
 void
 osd_member_obj_push(struct osd_conn *oc, const struct frame_hdr *hdr,
 		    const Tessera__ObjectPush *m, const struct iovec *data, int data_cnt)
@@ -2672,11 +2833,20 @@ osd_member_obj_push(struct osd_conn *oc, const struct frame_hdr *hdr,
 			push_applied(q, 0);
 			return;
 		}
-		op->refs++;
-		rc = st_submit(r->st, q);
-		if (rc == 0)
-			return;
-		op->refs--;
+		if (m->backfill && m->pg && bf_mark_due(r, op, m->pg->seed, m->last)) {
+			/* The marker first: the object write follows in its callback. */
+			op->refs++;
+			rc = bf_mark_set(r, op, m->pg->seed);
+			if (rc == 0)
+				return;
+			op->refs--;
+		} else {
+			op->refs++;
+			rc = st_submit(r->st, q);
+			if (rc == 0)
+				return;
+			op->refs--;
+		}
 	}
 	op->refs++;
 	push_applied(q, rc);
@@ -2763,6 +2933,26 @@ merge_member_written(struct st_req *q, int rc)
 	osd_op_put(op);
 }
 
+/* Whether a backfill into this member is under way (its marker exists). */
+static bool
+bf_marked_now(struct osd_reactor *r, struct osd_pg *pg)
+{
+	struct osd_pgmark mk;
+
+	if (!pg->bf_marked && osd_pgmark_get(r->st, OSD_PGBF_KEY_PREFIX, pg->pool, pg->seed,
+					     &mk) == 0) {
+		pg->bf_marked = true;
+		pg->bf_last = mk.value;
+	}
+	return pg->bf_marked;
+}
+
+static void
+bf_clear_written(struct st_req *q, int rc)
+{
+	merge_member_written(q, rc == -ENOENT ? 0 : rc);
+}
+
 static void
 merge_member_next(struct osd_op *op)
 {
@@ -2774,6 +2964,27 @@ merge_member_next(struct osd_op *op)
 
 	while (op->rc == 0 && op->aux_i < op->aux_n && ents[op->aux_i].version <= pg->log.last_version)
 		op->aux_i++;
+	if (op->rc == 0 && op->aux_i >= op->aux_n && bf_marked_now(op->r, pg)) {
+		/* The log push that ends a backfill: every object is here now. */
+		pg->bf_marked = false;
+		klen = osd_pgmark_key(OSD_PGBF_KEY_PREFIX, pg->pool, pg->seed, op->lkey,
+				      sizeof(op->lkey));
+		memset(q, 0, offsetof(struct st_req, priv));
+		q->op = ST_OP_META_DEL;
+		q->meta_key = op->lkey;
+		q->meta_key_len = klen;
+		q->cb = bf_clear_written;
+		q->ctx = op;
+		rt_info(RT_SS_OSD, "PG " DF_PGID ": backfill into this OSD done (marker cleared)",
+			pg->pool, pg->seed);
+		op->refs++;
+		if (st_submit(op->r->st, q) < 0) {
+			op->refs--;
+			op->rc = -EIO;
+			merge_member_next(op);
+		}
+		return;
+	}
 	if (op->rc < 0 || op->aux_i >= op->aux_n) {
 		if (op->conn)
 			notify_reply_status(op->conn, op->tag, op->rc, 0);

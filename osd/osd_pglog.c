@@ -219,3 +219,72 @@ osd_pglog_load_done(struct osd_pglog *l)
 	if (newest > l->last_version)
 		l->last_version = newest;
 }
+
+uint32_t
+osd_pgmark_key(const char *prefix, uint32_t pool, uint32_t seed, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "%s%" PRIu32 ".%" PRIx32, prefix, pool, seed);
+
+	return n < 0 || (size_t)n >= len ? 0 : (uint32_t)n;
+}
+
+void
+osd_pgmark_encode(uint32_t pool, uint32_t seed, const struct osd_pgmark *m,
+		  struct osd_pgmark_disk *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->magic = OSD_PGMARK_MAGIC;
+	out->format = OSD_PGMARK_FORMAT;
+	out->n_osds = (uint16_t)(m->n_osds > OSD_PGMARK_MAX_OSDS ? OSD_PGMARK_MAX_OSDS : m->n_osds);
+	out->pool = pool;
+	out->seed = seed;
+	out->value = m->value;
+	for (uint32_t i = 0; i < out->n_osds; i++)
+		out->osds[i] = m->osds[i];
+	out->crc = rt_crc32c(0, out, sizeof(*out));
+}
+
+int
+osd_pgmark_decode(const void *buf, size_t len, uint32_t pool, uint32_t seed,
+		  struct osd_pgmark *out)
+{
+	struct osd_pgmark_disk d;
+	uint32_t crc;
+
+	if (len != sizeof(d))
+		return -EBADMSG;
+	memcpy(&d, buf, sizeof(d));
+	if (d.magic != OSD_PGMARK_MAGIC)
+		return -RT_EBADMAGIC;
+	crc = d.crc;
+	d.crc = 0;
+	if (rt_crc32c(0, &d, sizeof(d)) != crc)
+		return -RT_EBADCRC;
+	if (d.format != OSD_PGMARK_FORMAT)
+		return -RT_EBADVERSION;
+	if (d.pool != pool || d.seed != seed || d.n_osds > OSD_PGMARK_MAX_OSDS)
+		return -EBADMSG;
+	memset(out, 0, sizeof(*out));
+	out->value = d.value;
+	out->n_osds = d.n_osds;
+	for (uint32_t i = 0; i < d.n_osds; i++)
+		out->osds[i] = d.osds[i];
+	return 0;
+}
+
+int
+osd_pgmark_get(struct st_store *st, const char *prefix, uint32_t pool, uint32_t seed,
+	       struct osd_pgmark *out)
+{
+	char key[OSD_PGLOG_KEY_MAX];
+	struct osd_pgmark_disk d;
+	uint32_t klen = osd_pgmark_key(prefix, pool, seed, key, sizeof(key));
+	int rc;
+
+	if (!klen)
+		return -EINVAL;
+	rc = st_meta_get(st, key, klen, &d, sizeof(d));
+	if (rc < 0)
+		return rc;
+	return osd_pgmark_decode(&d, (size_t)rc, pool, seed, out);
+}

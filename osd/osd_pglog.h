@@ -100,6 +100,31 @@ int osd_pglog_load_entry(struct osd_pglog *l, const struct osd_pglog_entry *e);
 /* After loading: set head, n and last_version from the slots. */
 void osd_pglog_load_done(struct osd_pglog *l);
 
+/*
+ * Per-PG markers (struct osd_pgmark_disk): the backfill marker of a member
+ * being backfilled, and the newest interval (up acting set) an OSD saw.
+ */
+#define OSD_PGBF_KEY_PREFIX "pgbf."
+#define OSD_PGINT_KEY_PREFIX "pgint."
+
+struct osd_pgmark {
+	uint64_t value; /* pgbf: last oid pushed; pgint: map epoch */
+	uint32_t n_osds;
+	uint32_t osds[OSD_PGMARK_MAX_OSDS];
+};
+
+/* The key "<prefix><pool>.<seed hex>" into buf. Returns its length. */
+uint32_t osd_pgmark_key(const char *prefix, uint32_t pool, uint32_t seed, char *buf, size_t len);
+void osd_pgmark_encode(uint32_t pool, uint32_t seed, const struct osd_pgmark *m,
+		       struct osd_pgmark_disk *out);
+/* Returns 0, -RT_EBADMAGIC, -RT_EBADCRC, -RT_EBADVERSION, -EBADMSG. */
+int osd_pgmark_decode(const void *buf, size_t len, uint32_t pool, uint32_t seed,
+		      struct osd_pgmark *out);
+/* Read a marker from the store's metadata (synchronous, in memory). Returns 0,
+ * -ENOENT when there is none, or a decode error. */
+int osd_pgmark_get(struct st_store *st, const char *prefix, uint32_t pool, uint32_t seed,
+		   struct osd_pgmark *out);
+
 /* Pack/unpack the u64 version from (epoch, seq). */
 static inline uint64_t
 osd_version_make(uint64_t epoch, uint64_t seq)
