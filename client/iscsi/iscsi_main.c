@@ -42,6 +42,7 @@ struct iscsi_main_conf {
 	const char *chap;
 	const char *mutual_chap;
 	const char *discovery_chap;
+	const char *alua_groups;
 	int64_t threads;
 	int64_t cmd_window;
 	int64_t tpgt;
@@ -102,6 +103,10 @@ static const struct rt_conf_opt iscsi_opts[] = {
 	 "target portal group tag, also the relative target port id and ALUA group of this "
 	 "gateway (give each gateway of a multipath set its own)",
 	 NULL, NULL},
+	{"alua-groups", 0, RT_CONF_LIST, OFF(alua_groups), NULL, 0, 0, false,
+	 "the --tpgt of every gateway exporting these volumes, so that REPORT TARGET PORT "
+	 "GROUPS lists the same groups through every path (default: this gateway's only)",
+	 NULL, "N,N,..."},
 	{"max-io", 0, RT_CONF_SIZE, OFF(max_io), "8M", 4096, 16 << 20, false,
 	 "largest SCSI transfer (Block Limits VPD maximum transfer length; each command slot reserves twice this in address space, touched only as used)", NULL, "BYTES"},
 	{"max-recv-data-segment", 0, RT_CONF_SIZE, OFF(max_recv_dsl), "256K", 512, 16777215,
@@ -657,6 +662,27 @@ main(int argc, char **argv)
 		}
 	}
 	pr_shared_opt = mc.pr_shared;
+	if (mc.alua_groups) {
+		uint16_t ids[ISCSI_MAX_TPGS];
+		unsigned n = 0;
+		char *copy = strdup(mc.alua_groups), *save = NULL, *tok;
+
+		for (tok = copy ? strtok_r(copy, ",", &save) : NULL; tok && n < ISCSI_MAX_TPGS;
+		     tok = strtok_r(NULL, ",", &save)) {
+			char *end = NULL;
+			unsigned long v = strtoul(tok, &end, 10);
+
+			if (*end || v == 0 || v > 65535) {
+				fprintf(stderr, "tessera-iscsi: --alua-groups: invalid group '%s'\n",
+					tok);
+				free(copy);
+				goto out_cluster;
+			}
+			ids[n++] = (uint16_t)v;
+		}
+		free(copy);
+		iscsi_scsi_set_tpgs(ids, n);
+	}
 	rc = build_config(&mc, cluster, &cur_cfg);
 	if (rc < 0)
 		goto out_cluster;

@@ -862,26 +862,46 @@ report_opcodes(struct iscsi_scmd *cmd)
  * port, active/optimized. Every gateway of a multipath set reaches the same
  * OSDs, so every path is as good as any other.
  */
+/* Every gateway's group id (--alua-groups), the same list on each gateway. */
+static uint16_t tpg_ids[ISCSI_MAX_TPGS];
+static unsigned n_tpg_ids;
+
+void
+iscsi_scsi_set_tpgs(const uint16_t *ids, unsigned n)
+{
+	n_tpg_ids = n < ISCSI_MAX_TPGS ? n : ISCSI_MAX_TPGS;
+	memcpy(tpg_ids, ids, n_tpg_ids * sizeof(ids[0]));
+}
+
 static int
 report_tpgs(struct iscsi_scmd *cmd)
 {
 	uint32_t alloc = iscsi_get32(cmd->cdb + 6);
 	bool extended = ((cmd->cdb[1] >> 5) & 0x07) == 1;
-	uint16_t id = cmd->nexus ? cmd->nexus->rel_port_id : 1;
+	uint16_t own = cmd->nexus ? cmd->nexus->rel_port_id : 1;
 	uint8_t *b = cmd->buf;
 	uint32_t off = extended ? 8 : 4;
+	bool own_listed = false;
 
-	memset(b, 0, 64);
+	memset(b, 0, 8 + 12 * (ISCSI_MAX_TPGS + 1));
 	if (extended) {
 		b[4] = 0x10; /* format: extended header */
 		b[5] = 0;    /* implicit transition time */
 	}
-	b[off] = 0x80 | 0x00; /* PREF, asymmetric access state: active/optimized */
-	b[off + 1] = 0x01;    /* AO_SUP */
-	iscsi_put16(b + off + 2, id);
-	b[off + 7] = 1;       /* one target port */
-	iscsi_put16(b + off + 10, id);
-	off += 12;
+	for (unsigned i = 0; i <= n_tpg_ids; i++) {
+		uint16_t id = i < n_tpg_ids ? tpg_ids[i] : own;
+
+		if (i == n_tpg_ids && own_listed)
+			break;
+		own_listed |= id == own;
+		/* PREF, active/optimized: every gateway reaches the same OSDs. */
+		b[off] = 0x80 | 0x00;
+		b[off + 1] = 0x01; /* AO_SUP */
+		iscsi_put16(b + off + 2, id);
+		b[off + 7] = 1; /* one target port per gateway: relative port = group id */
+		iscsi_put16(b + off + 10, id);
+		off += 12;
+	}
 	iscsi_put32(b, off - 4);
 	return good(cmd, off < alloc ? off : alloc);
 }

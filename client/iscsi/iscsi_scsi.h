@@ -280,6 +280,10 @@ void iscsi_pr_nexus_lost(struct iscsi_lun *lun, const char *nexus);
 /* LUN reset: drop RESERVE(6) reservations (persistent ones survive). */
 void iscsi_pr_lun_reset(struct iscsi_lun *lun);
 
+/* ALUA: the target port group ids of every gateway (REPORT TARGET PORT GROUPS). */
+#define ISCSI_MAX_TPGS 32
+void iscsi_scsi_set_tpgs(const uint16_t *ids, unsigned n);
+
 /* The 64-bit LUN field encoding (SAM flat/peripheral addressing). */
 uint64_t iscsi_lun_encode(uint64_t lun);
 uint64_t iscsi_lun_decode(uint64_t raw);

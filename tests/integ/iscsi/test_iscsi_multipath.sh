@@ -13,9 +13,9 @@ PR_CHECK="${TSR_ISCSI_PR_CHECK:-$(dirname "$TSR_BIN")/tests/integ/iscsi/tessera-
 
 iscsi_cluster_up
 "$OSDCTL" -m "$MONADDR" volume create shared 64M >/dev/null || tsr_fail "volume create"
-iscsi_start gw1 --mon "$MONADDR" --target "$IQN1" --lun 1:shared --tpgt 1
+iscsi_start gw1 --mon "$MONADDR" --target "$IQN1" --lun 1:shared --tpgt 1 --alua-groups 1,2
 P1=$PORT
-iscsi_start gw2 --mon "$MONADDR" --target "$IQN1" --lun 1:shared --tpgt 2
+iscsi_start gw2 --mon "$MONADDR" --target "$IQN1" --lun 1:shared --tpgt 2 --alua-groups 1,2
 P2=$PORT
 U1="iscsi://127.0.0.1:$P1/$IQN1/1"
 U2="iscsi://127.0.0.1:$P2/$IQN1/1"

@@ -170,6 +170,17 @@ START_TEST(test_opcodes)
 		ck_assert_uint_eq(buf[4] & 0x0f, 0); /* active/optimized */
 		ck_assert_uint_eq(iscsi_get16(buf + 6), 7);
 		ck_assert_uint_eq(iscsi_get16(buf + 14), 7);
+		/* every gateway's group, the same list through every path */
+		{
+			const uint16_t ids[] = {3, 7};
+
+			iscsi_scsi_set_tpgs(ids, 2);
+			run(&cmd, &nex_a, rtpg, 12, 256, NULL);
+			ck_assert_uint_eq(iscsi_get32(buf), 24);
+			ck_assert_uint_eq(iscsi_get16(buf + 6), 3);
+			ck_assert_uint_eq(iscsi_get16(buf + 18), 7);
+			iscsi_scsi_set_tpgs(ids, 0);
+		}
 	}
 	/* no LUN */
 	memset(&cmd, 0, sizeof(cmd));
