@@ -6,7 +6,7 @@
 # refusal, a malformed PDU that closes only its own connection, a connection
 # dropped with 32 writes in flight, the CAPACITY
 # DATA HAS CHANGED unit attention of a live resize, a SIGHUP reload that
-# changes the CHAP secret, and a clean SIGTERM.
+# changes the CHAP secret, NOP-In keepalive, and a clean SIGTERM.
 . "$(dirname "$0")/iscsi_lib.sh"
 tsr_init iscsi
 
@@ -104,6 +104,15 @@ if iscsi-inq -i "$GOOD" "iscsi://alice%alice-secret-1@$U2" >/dev/null 2>&1; then
 	tsr_fail "the old CHAP secret still works after the reload"
 fi
 iscsi-inq "$U1" >/dev/null || tsr_fail "unchanged target after the reload"
+
+# NOP-In keepalive: pings after an idle second; an unanswered ping closes.
+iscsi_start nop --target "$IQN1" --ram-lun 1:16M --nop-interval 1s --nop-timeout 1500ms
+python3 "$(dirname "$0")/nop_check.py" "$PORT" "$IQN1" answer 3.5 ||
+	tsr_fail "answered NOP-In pings: connection not kept"
+python3 "$(dirname "$0")/nop_check.py" "$PORT" "$IQN1" ignore 8 ||
+	tsr_fail "unanswered NOP-In ping: connection not closed"
+grep -q "NOP-In ping unanswered" "$TSR_DIR/nop.log" || tsr_fail "no keepalive close logged"
+tsr_stop nop TERM 20 || tsr_fail "keepalive target did not exit cleanly"
 
 tsr_stop iscsi TERM 20 || tsr_fail "tessera-iscsi did not exit cleanly (status $?)"
 grep -q "stopped cleanly" "$TSR_DIR/iscsi.log" || tsr_fail "no clean stop logged"
