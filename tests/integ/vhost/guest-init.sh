@@ -1,6 +1,6 @@
 #!/bin/sh
 # /init of the vhost test guest (busybox). The kernel command line chooses
-# the checks: tsr.mode=io|verify|loop|resize (comma-separated, run in order),
+# the checks: tsr.mode=io|verify|loop|resize|dd (comma-separated, run in order),
 # tsr.seed=WORD (the data pattern), tsr.iters=N (loop). Every check prints
 # "TSR-..." lines on the console; the last line is "TSR-RESULT: PASS" or
 # "TSR-RESULT: FAIL <why>", then the guest powers off.
@@ -125,12 +125,36 @@ check_resize() {
 	echo "TSR-RESIZED $(cat /sys/block/vda/size)"
 }
 
+# Timing only (tests/bench/vhost/guest-dd.sh): dd with O_DIRECT over the
+# first 32 MiB, each repeated tsr.iters times, one "TSR-DD what bytes
+# centiseconds" line each. Under TCG these measure the emulated guest CPU
+# more than the backend.
+now_cs() { read _u _r </proc/uptime; echo $((${_u%.*} * 100 + 1${_u#*.} - 100)); }
+dd_time() { # WHAT BYTES dd-args...
+	_w=$1 _n=$2 _k=0
+	shift 2
+	_t0=$(now_cs)
+	while [ $_k -lt $iters ]; do
+		dd "$@" 2>/dev/null || fail "dd $_w"
+		_k=$((_k + 1))
+	done
+	_t1=$(now_cs)
+	echo "TSR-DD $_w $((_n * iters)) $((_t1 - _t0))"
+}
+check_dd() {
+	dd_time seq-write-1M $((32 << 20)) if=/dev/zero of=$dev bs=1M count=32 oflag=direct
+	dd_time seq-read-1M $((32 << 20)) if=$dev of=/dev/null bs=1M count=32 iflag=direct
+	dd_time seq-write-4K $((4 << 20)) if=/dev/zero of=$dev bs=4096 count=1024 oflag=direct
+	dd_time seq-read-4K $((4 << 20)) if=$dev of=/dev/null bs=4096 count=1024 iflag=direct
+}
+
 for m in $(echo $mode | tr , ' '); do
 	case $m in
 	io) check_io ;;
 	verify) verify_all $seed && echo "TSR-VERIFY-OK" ;;
 	loop) check_loop ;;
 	resize) check_resize ;;
+	dd) check_dd ;;
 	*) fail "unknown mode $m" ;;
 	esac
 done
