@@ -1080,11 +1080,13 @@ handle_tmf(struct iscsi_conn *c)
 		if (func == ISCSI_TMF_LUN_RESET && lun) {
 			iscsi_pr_lun_reset(lun);
 			atomic_fetch_add(&lun->reset_gen, 1);
+			iscsi_pr_store_lun_reset(lun);
 		}
 		if (all)
 			for (unsigned i = 0; i < c->target->nluns; i++) {
 				iscsi_pr_lun_reset(c->target->luns[i]);
 				atomic_fetch_add(&c->target->luns[i]->reset_gen, 1);
+				iscsi_pr_store_lun_reset(c->target->luns[i]);
 			}
 		break;
 	}

@@ -41,6 +41,8 @@ struct iscsi_pr_store {
 	struct iscsi_lun *lun;
 	struct tsr_volume *vol;
 	atomic_bool dirty;
+	atomic_bool reset_pending; /* a LUN reset here, to publish */
+	uint32_t reset_seen;       /* the record's reset count we have acted on */
 };
 
 /*
@@ -95,12 +97,13 @@ get_str(const uint8_t *p, size_t off, size_t len, char *out)
  * write of the record). Returns 0 or -ENOSPC.
  */
 static int
-pr_encode(const struct iscsi_pr *pr, uint32_t seq, uint8_t *out)
+pr_encode(const struct iscsi_pr *pr, uint32_t seq, uint32_t resets, uint8_t *out)
 {
-	size_t off = 20;
+	size_t off = 24;
 
 	memset(out, 0, REC_LEN);
 	iscsi_put32(out + 16, seq);
+	iscsi_put32(out + 20, resets);
 	iscsi_put32(out + off, pr->generation);
 	out[off + 4] = pr->reserved;
 	out[off + 5] = pr->type;
@@ -127,19 +130,21 @@ pr_encode(const struct iscsi_pr *pr, uint32_t seq, uint8_t *out)
 
 /* Decode into pr's shared fields (others zero). An empty record is no state. */
 static int
-pr_decode(struct iscsi_pr *pr, uint32_t *seq, const uint8_t *in)
+pr_decode(struct iscsi_pr *pr, uint32_t *seq, uint32_t *resets, const uint8_t *in)
 {
 	uint32_t len = iscsi_get32(in + 8);
-	size_t off = 20, end;
+	size_t off = 24, end;
 	unsigned n;
 
 	memset(pr, 0, sizeof(*pr));
 	*seq = 0;
+	*resets = 0;
 	if (iscsi_get64(in) != REC_MAGIC)
 		return 0; /* never written: no registrations */
-	if (len < 4 || len > REC_LEN - 16 || rt_crc32c(0, in + 16, len) != iscsi_get32(in + 12))
+	if (len < 8 || len > REC_LEN - 16 || rt_crc32c(0, in + 16, len) != iscsi_get32(in + 12))
 		return -EIO;
 	*seq = iscsi_get32(in + 16);
+	*resets = iscsi_get32(in + 20);
 	end = 16 + len;
 	if (off + 14 > end)
 		return -EIO;
@@ -245,14 +250,14 @@ run_pr_out(struct iscsi_scmd *cmd)
 	for (int attempt = 0; attempt < 32; attempt++) {
 		uint64_t mm = 0;
 		ssize_t rc = tsr_read(st->vol, 0, REC_LEN, rec_old);
-		uint32_t seq;
+		uint32_t seq, resets;
 		bool changed;
 
 		if (rc < 0) {
 			fail_cmd(cmd, (int)rc);
 			return;
 		}
-		if (pr_decode(&tmp, &seq, rec_old) < 0) {
+		if (pr_decode(&tmp, &seq, &resets, rec_old) < 0) {
 			fail_cmd(cmd, -EIO);
 			return;
 		}
@@ -262,7 +267,7 @@ run_pr_out(struct iscsi_scmd *cmd)
 			return;
 		}
 		seq++;
-		if (pr_encode(&tmp, seq, rec_new) < 0) {
+		if (pr_encode(&tmp, seq, resets, rec_new) < 0) {
 			iscsi_scsi_sense(cmd, SK_ILLEGAL_REQUEST, ASC_INSUFFICIENT_REG_RESOURCES);
 			return;
 		}
@@ -296,16 +301,64 @@ reload(struct iscsi_pr_store *st)
 	static struct iscsi_pr tmp;
 	ssize_t rc;
 
-	uint32_t seq;
+	uint32_t seq, resets;
 
 	atomic_store(&st->dirty, false);
 	rc = tsr_read(st->vol, 0, REC_LEN, rec_old);
-	if (rc < 0 || pr_decode(&tmp, &seq, rec_old) < 0) {
+	if (rc < 0 || pr_decode(&tmp, &seq, &resets, rec_old) < 0) {
 		rt_warn_rl(RT_SS_ISCSI, "LUN %llu: cannot re-read the reservations",
 			   (unsigned long long)st->lun->lun);
 		return;
 	}
 	install(st->lun, &tmp, NULL);
+	if (resets != st->reset_seen) {
+		/* A LUN reset through another gateway: its unit attention here too. */
+		st->reset_seen = resets;
+		atomic_fetch_add(&st->lun->reset_gen, 1);
+	}
+}
+
+/* Publish a LUN reset made through this gateway (bump the record's count). */
+static void
+publish_reset(struct iscsi_pr_store *st)
+{
+	static struct iscsi_pr tmp;
+
+	atomic_store(&st->reset_pending, false);
+	for (int attempt = 0; attempt < 32; attempt++) {
+		uint32_t seq, resets;
+		uint64_t mm = 0;
+		ssize_t rc = tsr_read(st->vol, 0, REC_LEN, rec_old);
+
+		if (rc < 0 || pr_decode(&tmp, &seq, &resets, rec_old) < 0 ||
+		    pr_encode(&tmp, seq + 1, resets + 1, rec_new) < 0)
+			break;
+		rc = tsr_compare_and_write(st->vol, 0, REC_LEN, rec_old, rec_new, &mm);
+		if (rc == -EILSEQ)
+			continue;
+		if (rc < 0)
+			break;
+		st->reset_seen = resets + 1;
+		tsr_volume_resize(st->vol, SIDECAR_SIZE + 4096ull * (1 + (seq + 1) % 240),
+				  TSR_RESIZE_ALLOW_SHRINK);
+		return;
+	}
+	rt_warn_rl(RT_SS_ISCSI, "LUN %llu: could not publish a LUN reset to other gateways",
+		   (unsigned long long)st->lun->lun);
+}
+
+void
+iscsi_pr_store_lun_reset(struct iscsi_lun *lun)
+{
+	struct iscsi_pr_store *st = lun->pr_store;
+
+	if (!st)
+		return;
+	atomic_store(&st->reset_pending, true);
+	atomic_store(&any_dirty, true);
+	pthread_mutex_lock(&store_lock);
+	pthread_cond_signal(&store_cond);
+	pthread_mutex_unlock(&store_lock);
 }
 
 static void *
@@ -332,9 +385,12 @@ store_main(void *arg)
 
 		pthread_mutex_lock(&work_lock);
 		if (atomic_exchange(&any_dirty, false))
-			for (unsigned i = 0; i < nstores; i++)
+			for (unsigned i = 0; i < nstores; i++) {
+				if (atomic_load(&stores[i]->reset_pending))
+					publish_reset(stores[i]);
 				if (atomic_load(&stores[i]->dirty))
 					reload(stores[i]);
+			}
 		if (cmd)
 			run_pr_out(cmd);
 		pthread_mutex_unlock(&work_lock);
@@ -398,6 +454,7 @@ iscsi_pr_store_open(struct iscsi_lun *lun, void *cluster)
 		return -ENOMEM;
 	st->lun = lun;
 	atomic_init(&st->dirty, false);
+	atomic_init(&st->reset_pending, false);
 	rc = tsr_volume_create(cluster, name, SIDECAR_SIZE, NULL);
 	if (rc < 0 && rc != -EEXIST)
 		goto out_free;
@@ -409,7 +466,7 @@ iscsi_pr_store_open(struct iscsi_lun *lun, void *cluster)
 	if (rc >= 0) {
 		uint32_t seq;
 
-		rc = pr_decode(&tmp, &seq, rec_old);
+		rc = pr_decode(&tmp, &seq, &st->reset_seen, rec_old);
 	}
 	if (rc >= 0 && nstores == MAX_STORES)
 		rc = -ENOSPC;

@@ -244,6 +244,8 @@ int iscsi_pr_store_submit(struct iscsi_scmd *cmd);
  * cluster: struct tsr_cluster *. Returns 0 or -errno (then reservations stay local). */
 int iscsi_pr_store_open(struct iscsi_lun *lun, void *cluster);
 void iscsi_pr_store_close(struct iscsi_lun *lun);
+/* Tell the other gateways of a LUN reset (asynchronous; no-op without a store). */
+void iscsi_pr_store_lun_reset(struct iscsi_lun *lun);
 
 /*
  * Decode the CDB and check it against the LUN. Returns 0: the command needs
