@@ -252,12 +252,20 @@ conn_link_sub(struct tsr_conn *tc, struct tsr_sub *sub)
 	tc->sent = sub;
 }
 
+/* Does tc point at addr (compared as host + port, no formatting per I/O)? */
+static bool
+conn_addr_is(const struct tsr_conn *tc, const struct mon_addr *addr)
+{
+	return tc->host_port.port == addr->port && strcmp(tc->host_port.host, addr->host) == 0;
+}
+
 /* The connection to (osd, ridx) at addr, connecting if needed. NULL: cannot. */
 static struct tsr_conn *
-conn_get(struct tsr_queue *q, uint32_t osd, uint32_t ridx, const char *addr)
+conn_get(struct tsr_queue *q, uint32_t osd, uint32_t ridx, const struct mon_addr *addr)
 {
 	unsigned b = (osd * 31u + ridx) % TSR_CONN_BUCKETS;
 	struct tsr_conn *tc;
+	char astr[sizeof(tc->addr)];
 	struct sockaddr_storage ss;
 	socklen_t sl;
 	int rc;
@@ -275,15 +283,20 @@ conn_get(struct tsr_queue *q, uint32_t osd, uint32_t ridx, const char *addr)
 		tc->hnext = q->conns[b];
 		q->conns[b] = tc;
 	}
-	if (tc->c && strcmp(tc->addr, addr) != 0) {
+	if (tc->c && !conn_addr_is(tc, addr)) {
 		/* The OSD came back on another address: its subs resend via on_close. */
 		rt_conn_close(tc->c, -ECONNRESET);
 		tc->c = NULL;
 	}
 	if (tc->c)
 		return rt_conn_is_closing(tc->c) ? NULL : tc;
-	snprintf(tc->addr, sizeof(tc->addr), "%s", addr);
-	if (rt_msgr_parse_addr(addr, &ss, &sl) < 0)
+	tc->host_port = *addr;
+	if (strchr(addr->host, ':'))
+		snprintf(astr, sizeof(astr), "[%s]:%u", addr->host, addr->port);
+	else
+		snprintf(astr, sizeof(astr), "%s:%u", addr->host, addr->port);
+	memcpy(tc->addr, astr, sizeof(tc->addr));
+	if (rt_msgr_parse_addr(astr, &ss, &sl) < 0)
 		return NULL;
 	rc = rt_msgr_connect(q->m, (struct sockaddr *)&ss, sl, &conn_ops, tc, &tc->c);
 	if (rc < 0) {
@@ -307,7 +320,7 @@ conn_close_all(struct tsr_queue *q)
 /* The primary's reactor address for sub's object. 0, -EAGAIN (none now), -ENOENT (no pool). */
 static int
 sub_target(struct tsr_sub *sub, uint32_t *osd_out, uint32_t *ridx_out, uint32_t *seed_out,
-	   char *addr, size_t alen)
+	   const struct mon_addr **addr_out)
 {
 	struct tsr_req *req = sub->req;
 	struct tsr_queue *q = req->q;
@@ -339,10 +352,7 @@ sub_target(struct tsr_sub *sub, uint32_t *osd_out, uint32_t *ridx_out, uint32_t 
 	*ridx_out = rt_pg_reactor(seed, o->n_reactors);
 	*seed_out = seed;
 	a = &o->reactors[*ridx_out];
-	if (strchr(a->host, ':'))
-		snprintf(addr, alen, "[%s]:%u", a->host, a->port);
-	else
-		snprintf(addr, alen, "%s:%u", a->host, a->port);
+	*addr_out = a; /* formatted only when a connection is made (conn_get) */
 	return 0;
 }
 
@@ -411,7 +421,7 @@ sub_send(struct tsr_sub *sub)
 	Tessera__PgId pgid = TESSERA__PG_ID__INIT;
 	uint32_t osd, ridx, seed;
 	struct tsr_conn *tc;
-	char addr[80];
+	const struct mon_addr *addr;
 	int rc, cnt;
 
 	rt_timer_stop(q->r, &sub->backoff);
@@ -421,7 +431,7 @@ sub_send(struct tsr_sub *sub)
 		return;
 	}
 	queue_map_refresh(q);
-	rc = sub_target(sub, &osd, &ridx, &seed, addr, sizeof(addr));
+	rc = sub_target(sub, &osd, &ridx, &seed, &addr);
 	if (rc == -ENOENT) {
 		sub_fail_later(sub, -ENOENT);
 		return;
@@ -1046,14 +1056,14 @@ queue_map_msg(void *ctx)
 		for (int k = 0; k < TSR_SUB_MAX; k++) {
 			struct tsr_sub *sub = &req->subs[k];
 			uint32_t osd, ridx, seed;
-			char addr[80];
+			const struct mon_addr *addr;
 
 			if (sub->state == TSR_SUB_WAIT && !sub->fail_rc && !req->finishing) {
 				sub_send(sub);
 			} else if (sub->state == TSR_SUB_SENT && !sub->send_busy && sub->conn &&
-				   sub_target(sub, &osd, &ridx, &seed, addr, sizeof(addr)) == 0 &&
+				   sub_target(sub, &osd, &ridx, &seed, &addr) == 0 &&
 				   (osd != sub->conn->osd || ridx != sub->conn->ridx ||
-				    strcmp(addr, sub->conn->addr) != 0)) {
+				    !conn_addr_is(sub->conn, addr))) {
 				conn_unlink_sub(sub);
 				sub->attempts++;
 				sub_send(sub);

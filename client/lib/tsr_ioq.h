@@ -138,7 +138,8 @@ struct tsr_req {
 struct tsr_conn {
 	struct tsr_queue *q;
 	uint32_t osd, ridx;
-	char addr[80];
+	struct mon_addr host_port; /* the reactor's address in the map */
+	char addr[80];             /* the same, formatted (logs, connect) */
 	struct rt_conn *c; /* NULL: not connected */
 	struct tsr_sub *sent;
 	struct tsr_sub *rx_sub;
