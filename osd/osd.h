@@ -144,7 +144,8 @@ struct osd_pg {
 	uint64_t int_epoch;
 	uint32_t n_int_osds;
 	uint32_t int_osds[OSD_MAX_REPLICAS];
-	bool int_saving, int_dirty;
+	uint64_t int_noted_epoch; /* map epoch of the last osd_pg_interval_note */
+	bool int_loaded, int_live, int_saving, int_dirty;
 	struct st_req int_req;
 	struct osd_pgmark_disk int_rec;
 	char int_key[OSD_PGLOG_KEY_MAX];
@@ -302,6 +303,13 @@ void osd_reactor_stop_msg(void *ctx);
 void osd_reactor_hb_collect(void *ctx);
 void osd_reactor_save_ident(void *ctx);
 struct osd_pg *osd_pg_find(struct osd_reactor *r, uint32_t pool, uint32_t seed);
+/*
+ * Record that the PG's current interval (the up members of its acting set in
+ * the reactor's map) went active with this OSD in it: as primary at
+ * activation, as a replica at a RepOp of the current epoch. Persisted (async)
+ * when it changes; cheap when nothing changed (the I/O path calls it).
+ */
+void osd_pg_interval_note(struct osd_reactor *r, struct osd_pg *pg);
 struct osd_pg *osd_pg_get(struct osd_reactor *r, uint32_t pool, uint32_t seed);
 /* Drain check: stop the loop if stopping and nothing is in flight. */
 void osd_reactor_maybe_stopped(struct osd_reactor *r);

@@ -74,6 +74,11 @@ struct osd_pr_member {
 	uint64_t raw_update; /* last_update as reported (last_update may be its last_complete) */
 	bool log_complete;
 	bool backfilling; /* a backfill into it started and did not finish */
+	/* The newest interval it knows went active (PgInfo.interval_*). */
+	uint64_t int_epoch;
+	uint32_t n_int_osds;
+	uint32_t int_osds[OSD_MAX_REPLICAS];
+	bool int_live;
 	struct osd_pglog_entry *log;
 	uint32_t n_log;
 	struct osd_preq q;
@@ -205,6 +210,8 @@ static void mp_kick(struct osd_peering *pr);
 static uint64_t pg_last_complete(struct osd_reactor *r, const struct osd_pg *pg);
 static void push_backfill_listed(struct osd_peering *pr);
 static bool bf_marked_now(struct osd_reactor *r, struct osd_pg *pg);
+static void pg_int_load(struct osd_reactor *r, struct osd_pg *pg);
+static bool pr_interval_incomplete(struct osd_peering *pr);
 
 static struct osd_peering *
 pr_of_timer(struct rt_timer *t)
@@ -279,6 +286,7 @@ pr_activate(struct osd_peering *pr)
 			(rt_reactor_now_us(pr->r->r) - pr->started_us) / 1000);
 	pr->incomplete = false;
 	pr_reset(pr);
+	osd_pg_interval_note(pr->r, pg);
 	if (pr->mp.n_left) {
 		pr->mp.active = true;
 		pr->mp.started_us = rt_reactor_now_us(pr->r->r);
@@ -373,6 +381,11 @@ query_done(struct osd_preq *q, int rc, const struct frame_hdr *hdr, ProtobufCMes
 			if (lc < m->last_update)
 				m->last_update = lc;
 		}
+		m->int_epoch = in->interval_epoch;
+		m->int_live = in->interval_live;
+		m->n_int_osds = 0;
+		for (size_t i = 0; i < in->n_interval_osds && i < OSD_MAX_REPLICAS; i++)
+			m->int_osds[m->n_int_osds++] = in->interval_osds[i];
 		m->log = n->n_log ? calloc(n->n_log, sizeof(*m->log)) : NULL;
 		for (size_t i = 0; m->log && i < n->n_log; i++) {
 			const Tessera__PgLogEntry *e = n->log[i];
@@ -868,6 +881,11 @@ pr_decide(struct osd_peering *pr)
 			pr_retry_later(pr, "incomplete", -RT_EPGINACTIVE);
 			return;
 		}
+	}
+	if (pr_interval_incomplete(pr)) {
+		pr->incomplete = true;
+		pr_retry_later(pr, "incomplete", -RT_EPGINACTIVE);
+		return;
 	}
 	pr->incomplete = false;
 	if (pr->auth >= 0) {
@@ -2008,6 +2026,186 @@ osd_rec_mutation_done(struct osd_pg *pg, struct st_obj_id obj)
 		rec_kick(pr);
 }
 
+/* ---- intervals: may members that are down hold newer data? ----------------------------- */
+
+/*
+ * Each OSD keeps, per PG, the newest interval it knows went active with it in
+ * it (osd_pg_interval_note: the up members of the acting set and the map
+ * epoch), persisted as "pgint.<pool>.<seed>", and reports it in PgInfo. A
+ * record made since the OSD last started is "live": the OSD was up and saw
+ * every map since, so it saw every later interval it took part in. A record
+ * loaded from the store says nothing about what happened while the OSD was
+ * down: the other members of that interval may have gone on without it and
+ * accepted writes. So the primary refuses to activate (incomplete) when the
+ * newest record among the up members is not live and its members that are down
+ * now could have served writes by themselves (at least min_size of them).
+ * That is the OSD side of the monitor's "incomplete" (mon_pg_is_incomplete,
+ * from the map history): a replica restarted alone does not serve the data it
+ * held before the others went on. It waits until a member of that interval
+ * returns; that member's log then settles what is newest. Conservative: after
+ * a whole-cluster stop, a pool of min_size 1 waits for every member of the last
+ * interval (nothing tells which of them stopped last).
+ */
+static void
+pg_int_load(struct osd_reactor *r, struct osd_pg *pg)
+{
+	struct osd_pgmark mk;
+
+	if (pg->int_loaded)
+		return;
+	pg->int_loaded = true;
+	if (!r->st ||
+	    osd_pgmark_get(r->st, OSD_PGINT_KEY_PREFIX, pg->pool, pg->seed, &mk) < 0)
+		return;
+	if (pg->int_epoch >= mk.value)
+		return;
+	pg->int_epoch = mk.value;
+	pg->n_int_osds = mk.n_osds > OSD_MAX_REPLICAS ? OSD_MAX_REPLICAS : mk.n_osds;
+	for (uint32_t i = 0; i < pg->n_int_osds; i++)
+		pg->int_osds[i] = mk.osds[i];
+	pg->int_live = false;
+}
+
+static void pg_int_save(struct osd_reactor *r, struct osd_pg *pg);
+
+static void
+pg_int_saved(struct st_req *q, int rc)
+{
+	struct osd_pg *pg = (struct osd_pg *)((char *)q - offsetof(struct osd_pg, int_req));
+	struct osd_reactor *r = q->ctx;
+
+	r->bg_inflight--;
+	pg->int_saving = false;
+	if (rc < 0)
+		rt_warn_rl(RT_SS_OSD, "PG " DF_PGID ": saving its interval: " DF_RC, pg->pool,
+			   pg->seed, DP_RC(rc));
+	if (pg->int_dirty && !r->stopping)
+		pg_int_save(r, pg);
+	osd_reactor_maybe_stopped(r);
+}
+
+static void
+pg_int_save(struct osd_reactor *r, struct osd_pg *pg)
+{
+	struct osd_pgmark mk = { .value = pg->int_epoch, .n_osds = pg->n_int_osds };
+	struct st_req *q = &pg->int_req;
+	uint32_t klen;
+
+	if (pg->int_saving) {
+		pg->int_dirty = true;
+		return;
+	}
+	pg->int_dirty = false;
+	for (uint32_t i = 0; i < pg->n_int_osds && i < OSD_PGMARK_MAX_OSDS; i++)
+		mk.osds[i] = pg->int_osds[i];
+	osd_pgmark_encode(pg->pool, pg->seed, &mk, &pg->int_rec);
+	klen = osd_pgmark_key(OSD_PGINT_KEY_PREFIX, pg->pool, pg->seed, pg->int_key,
+			      sizeof(pg->int_key));
+	memset(q, 0, offsetof(struct st_req, priv));
+	q->op = ST_OP_META_SET;
+	q->meta_key = pg->int_key;
+	q->meta_key_len = klen;
+	q->buf = &pg->int_rec;
+	q->len_bytes = sizeof(pg->int_rec);
+	q->cb = pg_int_saved;
+	q->ctx = r;
+	pg->int_saving = true;
+	r->bg_inflight++;
+	if (st_submit(r->st, q) < 0) {
+		r->bg_inflight--;
+		pg->int_saving = false;
+		rt_warn_rl(RT_SS_OSD, "PG " DF_PGID ": saving its interval failed", pg->pool,
+			   pg->seed);
+	}
+}
+
+void
+osd_pg_interval_note(struct osd_reactor *r, struct osd_pg *pg)
+{
+	uint32_t set[OSD_MAX_REPLICAS], n = 0;
+	bool same;
+
+	if (!r->map || pg->int_noted_epoch == r->map->epoch || !pg->member)
+		return;
+	pg->int_noted_epoch = r->map->epoch;
+	pg_int_load(r, pg);
+	for (uint32_t i = 0; i < pg->n_acting && n < OSD_MAX_REPLICAS; i++) {
+		const struct mon_osd *o = osd_map_osd(r->map, pg->acting[i]);
+
+		if (o && o->up)
+			set[n++] = pg->acting[i];
+	}
+	same = n == pg->n_int_osds;
+	for (uint32_t i = 0; same && i < n; i++)
+		same = set[i] == pg->int_osds[i];
+	pg->int_live = true;
+	if (same && pg->int_epoch)
+		return;
+	pg->int_epoch = r->map->epoch;
+	pg->n_int_osds = n;
+	memcpy(pg->int_osds, set, n * sizeof(set[0]));
+	if (r->st)
+		pg_int_save(r, pg);
+}
+
+/* See the comment atop this section. */
+static bool
+pr_interval_incomplete(struct osd_peering *pr)
+{
+	struct osd_reactor *r = pr->r;
+	struct osd_pg *pg = pr->pg;
+	uint64_t best;
+	const uint32_t *osds;
+	uint32_t n, down = 0, self = r->osd->osd_id;
+	bool live;
+
+	pg_int_load(r, pg);
+	best = pg->int_epoch;
+	osds = pg->int_osds;
+	n = pg->n_int_osds;
+	live = pg->int_live;
+	for (uint32_t i = 0; i < pr->n; i++) {
+		const struct osd_pr_member *m = &pr->m[i];
+
+		if (m->int_epoch > best) {
+			best = m->int_epoch;
+			osds = m->int_osds;
+			n = m->n_int_osds;
+			live = m->int_live;
+		} else if (m->int_epoch == best && m->int_live) {
+			live = true;
+		}
+	}
+	if (!best || live)
+		return false;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct mon_osd *o = osds[i] == self ? NULL : osd_map_osd(r->map, osds[i]);
+
+		if (osds[i] != self && (!o || !o->up))
+			down++;
+	}
+	if (down == 0 || down < pg->min_size)
+		return false;
+	if (!pr->incomplete) {
+		char list[96];
+		size_t off = 0;
+
+		list[0] = 0;
+		for (uint32_t i = 0; i < n && off < sizeof(list) - 12; i++) {
+			const struct mon_osd *o = osd_map_osd(r->map, osds[i]);
+
+			if (osds[i] != self && (!o || !o->up))
+				off += (size_t)snprintf(list + off, sizeof(list) - off, " %u",
+							osds[i]);
+		}
+		rt_warn(RT_SS_OSD,
+			"PG " DF_PGID ": incomplete: member(s)%s of the interval of epoch %" PRIu64
+			" are down and may have accepted writes since; waiting for one",
+			pg->pool, pg->seed, list, best);
+	}
+	return true;
+}
+
 /* ---- background pull into a primary that was behind (struct osd_mpull) ----------------- */
 
 /*
@@ -2554,9 +2752,11 @@ osd_member_pg_query(struct osd_conn *oc, const struct frame_hdr *hdr, const Tess
 		info.backfilling = true;
 		info.last_backfill = pg->bf_last;
 	}
+	pg_int_load(r, pg);
 	info.interval_epoch = pg->int_epoch;
 	info.n_interval_osds = pg->n_int_osds;
 	info.interval_osds = pg->int_osds;
+	info.interval_live = pg->int_live;
 	n.status = TESSERA__STATUS__STATUS_OK;
 	n.info = &info;
 	n.log = pents;

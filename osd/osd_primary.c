@@ -570,6 +570,12 @@ op_start(struct osd_op *op)
 	}
 	if (pg->primary && !osd_pg_is_active(pg)) {
 		/* Peering or recovering: wait (bounded by --op-timeout). */
+		const char *st = osd_pg_peering_state(pg);
+
+		if (st && !strcmp(st, "incomplete") && !op->waiting &&
+		    !rt_timer_is_armed(&op->timer))
+			rt_warn_rl(RT_SS_OSD, "PG " DF_PGID ": incomplete: %s waits", pg->pool,
+				   pg->seed, osd_op_is_mutation(op->type) ? "write" : "read");
 		wait_for_members(op);
 		return;
 	}

@@ -183,9 +183,19 @@ conn_on_frame(struct rt_conn *c, const struct frame_hdr *hdr, ProtobufCMessage *
 	case FRAME_T_CLIENT_OP:
 		osd_client_op_recv(oc, hdr, (const Tessera__ClientOp *)msg, data, data_cnt);
 		break;
-	case FRAME_T_REP_OP:
-		osd_replica_op_recv(oc, hdr, (const Tessera__RepOp *)msg, data, data_cnt);
+	case FRAME_T_REP_OP: {
+		const Tessera__RepOp *ro = (const Tessera__RepOp *)msg;
+
+		/* The primary writes: this interval went active with us in it. */
+		if (ro->pg && oc->r->map && ro->epoch == oc->r->map->epoch) {
+			struct osd_pg *pg = osd_pg_find(oc->r, ro->pg->pool, ro->pg->seed);
+
+			if (pg)
+				osd_pg_interval_note(oc->r, pg);
+		}
+		osd_replica_op_recv(oc, hdr, ro, data, data_cnt);
 		break;
+	}
 	case FRAME_T_PG_QUERY:
 		osd_member_pg_query(oc, hdr, (const Tessera__PgQuery *)msg);
 		break;

@@ -106,12 +106,14 @@ tsr_assert_eq "$n" 1 "pg ls shows PG $seed incomplete"
 "$CLI" read-one --mon "$MONADDR" --pool rbd --oid "$last" --expect 22 ||
 	tsr_fail "a read of $last on the incomplete PG did not fail with EPGINACTIVE"
 
-# A read waiting when osd1 (which holds the data) returns gets the newest write.
+# A read waiting when osd2 returns gets the newest write. (osd2 stopped last:
+# it was up alone after osd1 stopped and could have taken writes that neither
+# osd1 nor osd3 holds, so the PGs wait for osd2, not for osd1.)
 "$CLI" read-one --mon "$MONADDR" --pool rbd --oid "$last" --base $((5000 + last)) --expect 0 &
 bg=$!
-start_osd 1
-wait "$bg" || tsr_fail "the read did not return the newest write once osd1 came back"
 start_osd 2
+wait "$bg" || tsr_fail "the read did not return the newest write once osd2 came back"
+start_osd 1
 tsr_wait_for 120 "PGs active+clean and HEALTH_OK with all three back" -- all_clean
 "$CLI" verify --mon "$MONADDR" --pool rbd --objects $NOBJ --base 5000 --wait 100 ||
 	tsr_fail "members differ after the recovery"
