@@ -37,11 +37,13 @@ cp "$src/examples/hello_tessera.c" "$TSR_DIR/"
 # An ASan build's library needs the ASan runtime in the program too.
 extra=()
 asan=0
-if ldd "$so" 2>/dev/null | grep -q libasan; then extra=(-fsanitize=address,undefined); asan=1; fi
+# (grep reads all of its input here: `cmd | grep -q` under pipefail fails when
+# grep exits first and cmd gets SIGPIPE.)
+if grep -q libasan < <(ldd "$so" 2>/dev/null); then extra=(-fsanitize=address,undefined); asan=1; fi
 # shellcheck disable=SC2086
 (cd "$TSR_DIR" && cc -std=c11 -Wall -Wextra -Werror "${extra[@]}" hello_tessera.c $flags -o hello) ||
 	tsr_fail "cc hello_tessera.c \$(pkg-config --cflags --libs tessera)"
-LD_LIBRARY_PATH=$libdir ldd "$TSR_DIR/hello" | grep -q "$libdir/libtessera.so" ||
+grep -q "$libdir/libtessera.so" < <(LD_LIBRARY_PATH=$libdir ldd "$TSR_DIR/hello") ||
 	tsr_fail "hello does not use the installed libtessera.so"
 # The static archive links too (it bundles the runtime/wire/map helpers;
 # the private dependencies come from pkg-config --static).
