@@ -26,7 +26,7 @@ tsr_wait_port 127.0.0.1 "$mport" 10
 start_osd() {
 	tsr_start "osd$1" "$OSD" --mon "$MONADDR" --device "$TSR_DIR/osd$1.img" --size 128M \
 		--cores 2 --host "host$1" --io-buffers 32 --max-io 64K --object-size 256K \
-		--op-timeout 20s --recovery-max-bytes-per-sec 256K
+		--op-timeout 20s --recovery-max-bytes-per-sec 256K --no-recovery-blocking-pull
 }
 osds_up_exact() {
 	local n
