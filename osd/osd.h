@@ -134,6 +134,10 @@ struct osd_pg {
 	 */
 	bool bf_marked;
 	uint64_t bf_marked_us, bf_last;
+	/* Primary side: a background pull into us runs ("pgpl." marker, value: our
+	 * complete version when it started); see pg_needs_backfill(). */
+	bool pl_marked, pl_loaded;
+	uint64_t pl_since;
 	/*
 	 * The newest interval this OSD saw as a member: the map epoch in which the
 	 * up members of the acting set last changed, and those members (persisted

@@ -156,6 +156,7 @@ struct osd_mpull {
 	struct osd_preq q;
 	struct rt_timer timer;
 	struct rt_msg defer;
+	char key[OSD_PGLOG_KEY_MAX];
 };
 
 struct osd_peering {
@@ -195,6 +196,8 @@ struct osd_peering {
 	struct osd_recovery bg;
 	struct osd_mpull mp;
 	bool incomplete; /* the primary lacks entries no up member can supply */
+	bool mp_mark; /* persist our pull marker before the background pull */
+	uint64_t mp_since; /* our complete version when the pull started */
 };
 
 static void pr_round(struct osd_peering *pr);
@@ -210,6 +213,7 @@ static void mp_kick(struct osd_peering *pr);
 static uint64_t pg_last_complete(struct osd_reactor *r, const struct osd_pg *pg);
 static void push_backfill_listed(struct osd_peering *pr);
 static bool bf_marked_now(struct osd_reactor *r, struct osd_pg *pg);
+static bool pg_needs_backfill(struct osd_reactor *r, struct osd_pg *pg);
 static void pg_int_load(struct osd_reactor *r, struct osd_pg *pg);
 static bool pr_interval_incomplete(struct osd_peering *pr);
 
@@ -842,6 +846,7 @@ pr_decide(struct osd_peering *pr)
 {
 	struct osd_pg *pg = pr->pg;
 	uint64_t mine, best;
+	bool needs_bf;
 
 	if (!pr_step_ok(pr))
 		return;
@@ -854,8 +859,9 @@ pr_decide(struct osd_peering *pr)
 	/* What we hold complete: below our log's head if our log runs ahead of
 	 * our data (a background pull interrupted by a crash). */
 	mine = pg_last_complete(pr->r, pg);
-	if (bf_marked_now(pr->r, pg))
-		mine = 0; /* a backfill into us was cut short: we hold nothing for sure */
+	needs_bf = pg_needs_backfill(pr->r, pg);
+	if (needs_bf)
+		mine = 0; /* a backfill into us (or our pull) was cut short: nothing for sure */
 	best = mine;
 	pr->auth = -1;
 	for (uint32_t i = 0; i < pr->n; i++) {
@@ -891,7 +897,7 @@ pr_decide(struct osd_peering *pr)
 	if (pr->auth >= 0) {
 		struct osd_pr_member *a = &pr->m[pr->auth];
 
-		bool backfill = (!a->log_complete && mine < a->log_tail) || pg->bf_marked;
+		bool backfill = (!a->log_complete && mine < a->log_tail) || needs_bf;
 
 		rt_info(RT_SS_OSD, "PG " DF_PGID ": " DF_OSD " is ahead (%" PRIx64 " > %" PRIx64
 				   "): %s",
@@ -916,7 +922,16 @@ pr_decide(struct osd_peering *pr)
 			return;
 		}
 		if (!backfill && !pr->r->osd->conf.recovery_blocking_pull && mp_setup(pr, a)) {
-			/* The log first; the objects after activation. */
+			/*
+			 * The log first; the objects after activation. Our marker
+			 * goes first of all: once the merged entries are in our log,
+			 * new writes can push them out of it (it wraps) while the
+			 * objects they name are still missing here, and only the
+			 * marker then tells a later round (a crash, a cancel) that our
+			 * data is not what our log says: it backfills us instead.
+			 */
+			pr->mp_mark = true;
+			pr->mp_since = mine;
 			pr->state = PR_MERGE;
 			pr_merge_next(pr);
 			return;
@@ -1041,6 +1056,32 @@ pr_merge_next(struct osd_peering *pr)
 	uint32_t klen;
 	int rc;
 
+	if (pr->mp_mark) {
+		struct osd_pgmark mk = { .value = pr->mp_since };
+		struct osd_pgmark_disk d;
+
+		_Static_assert(sizeof(d) == sizeof(pr->rec), "the marker fits the record buffer");
+		pr->mp_mark = false;
+		osd_pgmark_encode(pg->pool, pg->seed, &mk, &d);
+		memcpy(&pr->rec, &d, sizeof(d));
+		klen = osd_pgmark_key(OSD_PGPL_KEY_PREFIX, pg->pool, pg->seed, pr->key,
+				      sizeof(pr->key));
+		memset(q, 0, offsetof(struct st_req, priv));
+		q->op = ST_OP_META_SET;
+		q->meta_key = pr->key;
+		q->meta_key_len = klen;
+		q->buf = &pr->rec;
+		q->len_bytes = sizeof(struct osd_pgmark_disk);
+		q->cb = merge_written;
+		q->ctx = pr;
+		pg->pl_marked = true;
+		pg->pl_since = mk.value;
+		pr->busy = true;
+		rc = st_submit(pr->r->st, q);
+		if (rc < 0)
+			pr_retry_later(pr, "persisting our backfill marker", rc);
+		return;
+	}
 	if (pr->diverged_i < pr->n_diverged) {
 		/* Drop a diverged entry: from memory and from the store. */
 		uint16_t slot = pr->diverged[pr->diverged_i++];
@@ -1077,6 +1118,23 @@ pr_merge_next(struct osd_peering *pr)
 		rc = st_submit(pr->r->st, q);
 		if (rc < 0)
 			pr_retry_later(pr, "clearing our backfill marker", rc);
+		return;
+	}
+	if (pr->merge_i >= pr->n_merge && pg->pl_marked && pr->auth >= 0 && !pr->mp.n_left) {
+		/* A blocking pull brought everything: our pull marker goes too. */
+		pg->pl_marked = false;
+		klen = osd_pgmark_key(OSD_PGPL_KEY_PREFIX, pg->pool, pg->seed, pr->key,
+				      sizeof(pr->key));
+		memset(q, 0, offsetof(struct st_req, priv));
+		q->op = ST_OP_META_DEL;
+		q->meta_key = pr->key;
+		q->meta_key_len = klen;
+		q->cb = merge_written;
+		q->ctx = pr;
+		pr->busy = true;
+		rc = st_submit(pr->r->st, q);
+		if (rc < 0)
+			pr_retry_later(pr, "clearing our pull marker", rc);
 		return;
 	}
 	if (pr->merge_i >= pr->n_merge) {
@@ -1518,7 +1576,6 @@ pr_push_next(struct osd_peering *pr)
 			 * backfill target first, else the one furthest behind, when
 			 * several are). rec_begin logs it. */
 			bool bg = !pr->bg.active && pr->n >= pg->min_size &&
-				  !pr->r->osd->conf.recovery_blocking_pull &&
 				  (backfill || is_bg_choice(pr, pr->target));
 
 			if (!bg)
@@ -2528,6 +2585,45 @@ mp_pull_chunk(struct osd_peering *pr)
 
 /* Next object: one an op waits for, else the next of the walk within the rate budget. */
 static void
+mp_unmarked(struct st_req *q, int rc)
+{
+	struct osd_peering *pr = q->ctx;
+
+	if (rc < 0 && rc != -ENOENT)
+		rt_warn_rl(RT_SS_OSD, "PG " DF_PGID ": clearing our pull marker: " DF_RC,
+			   pr->pg->pool, pr->pg->seed, DP_RC(rc));
+	mp_live(pr); /* clears busy; a round that waited goes on */
+}
+
+/* Every object pulled: our data matches our log again, drop our marker. */
+static void
+mp_unmark(struct osd_peering *pr)
+{
+	struct osd_mpull *mp = &pr->mp;
+	struct osd_pg *pg = pr->pg;
+	struct st_req *q = &mp->sreq;
+	uint32_t klen;
+
+	if (!pg->pl_marked)
+		return;
+	pg->pl_marked = false;
+	klen = osd_pgmark_key(OSD_PGPL_KEY_PREFIX, pg->pool, pg->seed, mp->key, sizeof(mp->key));
+	memset(q, 0, offsetof(struct st_req, priv));
+	q->op = ST_OP_META_DEL;
+	q->meta_key = mp->key;
+	q->meta_key_len = klen;
+	q->cb = mp_unmarked;
+	q->ctx = pr;
+	mp->busy = true;
+	pr->r->bg_inflight++;
+	if (st_submit(pr->r->st, q) < 0) {
+		mp->busy = false;
+		pr->r->bg_inflight--;
+		pg->pl_marked = true; /* a later round checks our log again: safe */
+	}
+}
+
+static void
 mp_next(struct osd_peering *pr)
 {
 	struct osd_mpull *mp = &pr->mp;
@@ -2547,6 +2643,7 @@ mp_next(struct osd_peering *pr)
 			pr->pg->pool, pr->pg->seed, mp->recovered, mp->source, mp->ondemand,
 			(now - mp->started_us) / 1000);
 		mp_cancel(pr);
+		mp_unmark(pr);
 		osd_primary_resume(r, pr->pg);
 		return;
 	}
@@ -2748,9 +2845,9 @@ osd_member_pg_query(struct osd_conn *oc, const struct frame_hdr *hdr, const Tess
 		osd_version_to_pb(lc, &lcv);
 		info.last_complete = &lcv;
 	}
-	if (bf_marked_now(r, pg)) {
+	if (pg_needs_backfill(r, pg)) {
 		info.backfilling = true;
-		info.last_backfill = pg->bf_last;
+		info.last_backfill = pg->bf_marked ? pg->bf_last : 0;
 	}
 	pg_int_load(r, pg);
 	info.interval_epoch = pg->int_epoch;
@@ -3145,6 +3242,34 @@ bf_marked_now(struct osd_reactor *r, struct osd_pg *pg)
 		pg->bf_last = mk.value;
 	}
 	return pg->bf_marked;
+}
+
+/*
+ * Whether our data cannot be described by our log: a backfill into us was cut
+ * short (bf marker), or a background pull into us (as primary) was, and our log
+ * no longer holds every entry after the version the pull started from (it
+ * wrapped under new writes): then the objects those entries named may still be
+ * old here and nothing says which. While the log still holds them,
+ * pg_last_complete() finds the missing objects and the pull resumes.
+ */
+static bool
+pg_needs_backfill(struct osd_reactor *r, struct osd_pg *pg)
+{
+	struct osd_pgmark mk;
+
+	if (bf_marked_now(r, pg))
+		return true;
+	if (!pg->pl_loaded) {
+		pg->pl_loaded = true;
+		if (r->st &&
+		    osd_pgmark_get(r->st, OSD_PGPL_KEY_PREFIX, pg->pool, pg->seed, &mk) == 0) {
+			pg->pl_marked = true;
+			pg->pl_since = mk.value;
+		}
+	}
+	if (!pg->pl_marked)
+		return false;
+	return pg->log.n >= pg->log.cap && osd_pglog_tail_version(&pg->log) > pg->pl_since;
 }
 
 static void

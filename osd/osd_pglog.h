@@ -102,10 +102,12 @@ void osd_pglog_load_done(struct osd_pglog *l);
 
 /*
  * Per-PG markers (struct osd_pgmark_disk): the backfill marker of a member
- * being backfilled, and the newest interval (up acting set) an OSD saw.
+ * being backfilled, the pull marker of a primary pulling in the background,
+ * and the newest interval (up acting set) an OSD saw.
  */
 #define OSD_PGBF_KEY_PREFIX "pgbf."
 #define OSD_PGINT_KEY_PREFIX "pgint."
+#define OSD_PGPL_KEY_PREFIX "pgpl."
 
 struct osd_pgmark {
 	uint64_t value; /* pgbf: last oid pushed; pgint: map epoch */
