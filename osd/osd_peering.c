@@ -36,9 +36,17 @@
  * reach min_size, one log-recovery target of the PUSH step is not pushed
  * before activation; the PG goes active (reported active+recovering) and
  * struct osd_recovery pushes that member's objects in the background, rate
- * limited; see there. Not yet: on-demand recovery, a primary that is behind
- * (PULL still blocks), backfill in the background, rollback of diverged
- * entries held by a non-primary member.
+ * limited; see there. The same machinery backfills a replica in the
+ * background (its object list from a listing comparison; the PG is reported
+ * active+backfilling); the member persists a backfill marker first, so that a
+ * backfill cut short is redone whatever its log says (bf_mark_*). A primary
+ * that is behind pulls in the background (struct osd_mpull) under a pull
+ * marker (pg_needs_backfill). Before activating, the primary checks the
+ * interval records of its members (pr_interval_incomplete): it stays
+ * incomplete rather than serve a copy that members now down may have
+ * outdated. Not yet: on-demand recovery of a replica, RepOps to a backfill
+ * target below its cursor, rollback of diverged entries held by a
+ * non-primary member.
  *
  * Member side (responders): PgQuery, ObjectPull (read a chunk), ObjectPush
  * (apply a chunk or a delete), PgNotify requests (merge log entries; RepOps
