@@ -2,7 +2,7 @@
 # The main job, from a clean clone on a fresh Debian 12 machine:
 #   1. installs the dependencies (scripts/install-deps.sh) and builds (Release);
 #   2. brings up a local cluster with deploy/local-cluster.sh: 1 monitor and
-#      3 OSDs on 1 GiB files, pool rbd with 3 replicas (min_size 2);
+#      3 OSDs on 2 GiB files, pool rbd with 3 replicas (min_size 2);
 #   3. creates a volume and checks data through it: a 64 MiB random file
 #      imported and exported back (cmp), then tessera-bench --verify
 #      (random writes of 4-64 KiB, every read checked, then the whole volume
@@ -55,8 +55,8 @@ export PATH=$repo/build/bin:$PATH
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tessera-demo.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
-step "local cluster: 1 monitor + 3 OSDs on 1 GiB files in $dir"
-deploy/local-cluster.sh up --dir "$dir" --size 1G >/dev/null
+step "local cluster: 1 monitor + 3 OSDs on 2 GiB files in $dir"
+deploy/local-cluster.sh up --dir "$dir" --size 2G >/dev/null
 # shellcheck disable=SC1091
 . "$dir/cluster.env"
 osdctl status
@@ -74,7 +74,7 @@ echo "demo: the 64 MiB read back through the cluster equal what was written" >&2
 rm -f "$tmp/random.img" "$tmp/back.img"
 
 step "verified I/O: ${seconds}s of random 4-64 KiB writes at QD16, every block read back and checked"
-tessera-bench --volume demo --rw randwrite --bs 4K --bs-max 64K --iodepth 16 \
+tessera-bench --volume demo --size 256M --rw randwrite --bs 4K --bs-max 64K --iodepth 16 \
 	--runtime "$seconds" --verify --quiet
 osdctl volume info demo
 
