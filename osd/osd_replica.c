@@ -383,7 +383,10 @@ rep_reply(struct osd_op *op, int rc)
 	struct osd_reactor *r = op->r;
 	Tessera__RepOpReply m = TESSERA__REP_OP_REPLY__INIT;
 
-	if (rc < 0)
+	/* A delete of an object that was never written (a shrink or discard
+	 * of an unwritten range) answers -ENOENT, as on the primary: not worth
+	 * a warning. */
+	if (rc < 0 && rc != -ENOENT)
 		rt_warn_rl(RT_SS_OSD, "reactor %u: RepOp on " DF_STOBJ " failed: " DF_RC, r->idx,
 			   DP_STOBJ(op->obj), DP_RC(rc));
 	m.req_id = op->req_id;

@@ -52,9 +52,12 @@ expect 1 "import missing file" volume import "$TSR_DIR/nofile" v9
 expect 1 "import into missing --existing" volume import /dev/null v9 --existing
 
 tsr_log "remove while open: refused"
-tessera-bench --volume v3 --rw randwrite --runtime 30 --quiet >/dev/null 2>&1 &
+# Wait for the bench's first progress line (it has the volume open and is
+# writing) rather than probing with "rm": a probe that ran before the open
+# would remove the volume.
+tessera-bench --volume v3 --rw randwrite --runtime 30 >/dev/null 2>"$TSR_DIR/bench.err" &
 bench=$!
-tsr_wait_for 20 "v3 opened by the bench" -- bash -c "osdctl volume rm v3 2>&1 | grep -q 'open'"
+tsr_wait_for 30 "v3 opened by the bench" -- grep -q "IOPS" "$TSR_DIR/bench.err"
 expect 1 "rm open volume" volume rm v3
 kill -INT "$bench"
 wait "$bench"
