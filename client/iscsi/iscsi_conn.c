@@ -86,6 +86,7 @@ struct iscsi_task {
 	bool aborted;
 	bool finished_early; /* prepare finished it: Data-Out is drained */
 	bool unsol_pending;  /* unsolicited Data-Out still to come */
+	bool datasn_bad;     /* a Data-Out came out of DataSN order: see datasn_error() */
 	bool r2t_pending;
 	uint32_t want;       /* Data-Out bytes we take: min(EDTL, out_len) */
 	uint32_t got;
@@ -531,6 +532,7 @@ task_get(struct iscsi_conn *c, bool immediate)
 	t->aborted = false;
 	t->finished_early = false;
 	t->unsol_pending = false;
+	t->datasn_bad = false;
 	t->r2t_pending = false;
 	t->got = t->want = 0;
 	t->r2tsn = t->exp_datasn = 0;
@@ -882,6 +884,29 @@ handle_scsi_cmd_hdr(struct iscsi_conn *c)
 	task_data_progress(t);
 }
 
+/*
+ * A Data-Out whose DataSN is not the next one. With TCP below, a gap or a
+ * repeat means the initiator lost (or re-sent) a data PDU, which RFC 7143
+ * 7.9 tells the target to treat as an implied digest error (7.8): at
+ * ErrorRecoveryLevel 0, with no recovery R2T, the target terminates the task
+ * with CHECK CONDITION, ABORTED COMMAND / PROTOCOL SERVICE CRC ERROR, once
+ * the rest of the data sequence (the F bit) is in. The connection lives on.
+ * The command never runs: this and every later Data-Out of the task are
+ * drained unread, and no further R2T is sent.
+ */
+static void
+datasn_error(struct iscsi_conn *c, struct iscsi_task *t, uint32_t datasn)
+{
+	rt_warn_rl(RT_SS_ISCSI, "%s: ITT 0x%08x: Data-Out DataSN %u, expected %u; command "
+		   "terminated (CHECK CONDITION)", c->peer, t->itt, datasn, t->exp_datasn);
+	t->datasn_bad = true;
+	if (!t->finished_early) {
+		iscsi_scsi_sense(&t->sc, SK_ABORTED_COMMAND, ASC_PROTOCOL_SERVICE_CRC_ERROR);
+		t->finished_early = true;
+	}
+	t->want = 0;
+}
+
 static void
 handle_data_out_hdr(struct iscsi_conn *c)
 {
@@ -905,16 +930,13 @@ handle_data_out_hdr(struct iscsi_conn *c)
 		conn_close(c, "unsolicited Data-Out not allowed");
 		return;
 	}
-	if (datasn != t->exp_datasn) {
-		/* ERL 0: a DataSN error ends the connection (RFC 7143 7.1.4.1). */
-		conn_close(c, "Data-Out DataSN out of order");
-		return;
-	}
-	t->exp_datasn++;
 	if ((uint64_t)off + b->data_len > t->sc.edtl) {
 		conn_close(c, "Data-Out beyond the expected transfer length");
 		return;
 	}
+	if (!t->datasn_bad && datasn != t->exp_datasn)
+		datasn_error(c, t, datasn);
+	t->exp_datasn++;
 	if (off < t->want)
 		rx_data_to(c, t->sc.buf + off, t->want - off);
 	c->rx_task = t;

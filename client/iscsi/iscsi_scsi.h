@@ -73,6 +73,7 @@
 #define ASC_SAVING_PARAMS_UNSUPPORTED 0x3900
 #define ASC_NO_ADDITIONAL_SENSE 0x0000
 #define ASC_INSUFFICIENT_REG_RESOURCES 0x5504
+#define ASC_PROTOCOL_SERVICE_CRC_ERROR 0x4705 /* iSCSI: a data PDU lost (RFC 7143 11.4.7.2) */
 
 /* Backend completion: result >= 0 on success, else a negative errno. */
 typedef void (*iscsi_io_cb)(void *arg, ssize_t result);
