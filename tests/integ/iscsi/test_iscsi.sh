@@ -58,7 +58,9 @@ if iscsi-inq -i iqn.2026-11.io.tessera:other "iscsi://alice%alice-secret-1@$U2" 
 then
 	tsr_fail "an initiator outside the ACL logged in"
 fi
-grep -q "refused (status 0x0202)" "$TSR_DIR/iscsi.log" || tsr_fail "no ACL refusal logged"
+# The log is written by a logger thread: wait for the line, the initiator may
+# have exited before it reached the file.
+tsr_wait_for 30 "ACL refusal logged" -- grep -q "refused (status 0x0202)" "$TSR_DIR/iscsi.log"
 LIBISCSI_CHAP_TARGET_USERNAME=target2 LIBISCSI_CHAP_TARGET_PASSWORD=target-secret-2 \
 	iscsi-inq -i "$GOOD" "iscsi://alice%alice-secret-1@$U2" >/dev/null ||
 	tsr_fail "mutual CHAP login"
@@ -115,7 +117,7 @@ python3 "$(dirname "$0")/nop_check.py" "$PORT" "$IQN1" answer 3.5 ||
 	tsr_fail "answered NOP-In pings: connection not kept"
 python3 "$(dirname "$0")/nop_check.py" "$PORT" "$IQN1" ignore 8 ||
 	tsr_fail "unanswered NOP-In ping: connection not closed"
-grep -q "NOP-In ping unanswered" "$TSR_DIR/nop.log" || tsr_fail "no keepalive close logged"
+tsr_wait_for 30 "keepalive close logged" -- grep -q "NOP-In ping unanswered" "$TSR_DIR/nop.log"
 tsr_stop nop TERM 20 || tsr_fail "keepalive target did not exit cleanly"
 
 tsr_stop iscsi TERM 20 || tsr_fail "tessera-iscsi did not exit cleanly (status $?)"
