@@ -83,34 +83,35 @@ ram_size(void *p)
 	return ((struct ram_be *)p)->size;
 }
 
+/* A read into buf, or a write from buf (then only read); copied once the completion is queued. */
 static int
-ram_read(void *p, struct iscsi_ioq *q, uint64_t off, size_t len, void *buf, iscsi_io_cb cb,
-	 void *arg)
+ram_xfer(struct ram_be *be, struct iscsi_ioq *q, uint64_t off, size_t len, void *buf, bool write,
+	 iscsi_io_cb cb, void *arg)
 {
-	struct ram_be *be = p;
 	int rc = ram_check(be, off, len);
 
 	if (rc < 0)
 		return rc;
 	rc = ram_defer(q, cb, arg, (ssize_t)len);
-	if (rc == 0)
+	if (rc == 0 && write)
+		memcpy(be->mem + off, buf, len);
+	else if (rc == 0)
 		memcpy(buf, be->mem + off, len);
 	return rc;
+}
+
+static int
+ram_read(void *p, struct iscsi_ioq *q, uint64_t off, size_t len, void *buf, iscsi_io_cb cb,
+	 void *arg)
+{
+	return ram_xfer(p, q, off, len, buf, false, cb, arg);
 }
 
 static int
 ram_write(void *p, struct iscsi_ioq *q, uint64_t off, size_t len, const void *buf,
 	  iscsi_io_cb cb, void *arg)
 {
-	struct ram_be *be = p;
-	int rc = ram_check(be, off, len);
-
-	if (rc < 0)
-		return rc;
-	rc = ram_defer(q, cb, arg, (ssize_t)len);
-	if (rc == 0)
-		memcpy(be->mem + off, buf, len);
-	return rc;
+	return ram_xfer(p, q, off, len, (void *)buf, true, cb, arg);
 }
 
 static int

@@ -315,6 +315,30 @@ pr_remove_reg(struct iscsi_pr *pr, unsigned i)
 	pr->nreg--;
 }
 
+/*
+ * A preemption removes the registrations of the other I_T nexuses (every one,
+ * or those with key sakey), each with a REGISTRATIONS PREEMPTED unit attention.
+ */
+static void
+pr_preempt_others(struct iscsi_pr *pr, const char *me, bool every_key, uint64_t sakey)
+{
+	for (unsigned i = pr->nreg; i-- > 0;)
+		if ((every_key || pr->reg[i].key == sakey) && strcmp(pr->reg[i].nexus, me) != 0) {
+			pr_add_ua(pr, pr->reg[i].nexus, ASC_REGISTRATIONS_PREEMPTED);
+			pr_remove_reg(pr, i);
+		}
+}
+
+/* me takes the reservation from a preempted holder: a new PR generation. */
+static void
+pr_take(struct iscsi_pr *pr, const char *me, uint64_t key, uint8_t type)
+{
+	pr->type = type;
+	nexus_copy(pr->holder, me);
+	pr->holder_key = key;
+	pr->generation++;
+}
+
 static void
 pr_release(struct iscsi_pr *pr)
 {
@@ -615,16 +639,8 @@ iscsi_pr_out_apply(struct iscsi_pr *pr, struct iscsi_scmd *cmd)
 		}
 		if (pr->reserved && pr_all_registrants(pr->type) && sakey == 0) {
 			/* Remove every other registration and take the reservation. */
-			for (unsigned i = pr->nreg; i-- > 0;)
-				if (strcmp(pr->reg[i].nexus, me) != 0) {
-					pr_add_ua(pr, pr->reg[i].nexus,
-						  ASC_REGISTRATIONS_PREEMPTED);
-					pr_remove_reg(pr, i);
-				}
-			pr->type = type;
-			nexus_copy(pr->holder, me);
-			pr->holder_key = key;
-			pr->generation++;
+			pr_preempt_others(pr, me, true, 0);
+			pr_take(pr, me, key, type);
 			break;
 		}
 		if (!pr->reserved || pr_all_registrants(pr->type) || sakey != pr->holder_key) {
@@ -653,15 +669,8 @@ iscsi_pr_out_apply(struct iscsi_pr *pr, struct iscsi_scmd *cmd)
 			break;
 		}
 		/* The holder is preempted: its registrations go, we hold. */
-		for (unsigned i = pr->nreg; i-- > 0;)
-			if (pr->reg[i].key == sakey && strcmp(pr->reg[i].nexus, me) != 0) {
-				pr_add_ua(pr, pr->reg[i].nexus, ASC_REGISTRATIONS_PREEMPTED);
-				pr_remove_reg(pr, i);
-			}
-		pr->type = type;
-		nexus_copy(pr->holder, me);
-		pr->holder_key = key;
-		pr->generation++;
+		pr_preempt_others(pr, me, false, sakey);
+		pr_take(pr, me, key, type);
 		break;
 	default:
 		iscsi_scsi_sense(cmd, SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
@@ -1274,24 +1283,35 @@ submit_rc(struct iscsi_scmd *cmd, int rc, int (*resume)(struct iscsi_scmd *), bo
 	return 1;
 }
 
+static int do_read(struct iscsi_scmd *cmd);
+static int do_write(struct iscsi_scmd *cmd);
+
+/* cmd->nblocks at cmd->lba between the backend and cmd->buf. */
+static int
+do_rw(struct iscsi_scmd *cmd, bool write)
+{
+	struct iscsi_lun *l = cmd->lun;
+	uint64_t off = cmd->lba * ISCSI_BLOCK_SIZE;
+	size_t len = (size_t)cmd->nblocks * ISCSI_BLOCK_SIZE;
+	int rc;
+
+	if (write)
+		rc = l->ops->write(l->be, cmd->ioq, off, len, cmd->buf, io_done, cmd);
+	else
+		rc = l->ops->read(l->be, cmd->ioq, off, len, cmd->buf, io_done, cmd);
+	return submit_rc(cmd, rc, write ? do_write : do_read, write);
+}
+
 static int
 do_read(struct iscsi_scmd *cmd)
 {
-	struct iscsi_lun *l = cmd->lun;
-	int rc = l->ops->read(l->be, cmd->ioq, cmd->lba * ISCSI_BLOCK_SIZE,
-			      (size_t)cmd->nblocks * ISCSI_BLOCK_SIZE, cmd->buf, io_done, cmd);
-
-	return submit_rc(cmd, rc, do_read, false);
+	return do_rw(cmd, false);
 }
 
 static int
 do_write(struct iscsi_scmd *cmd)
 {
-	struct iscsi_lun *l = cmd->lun;
-	int rc = l->ops->write(l->be, cmd->ioq, cmd->lba * ISCSI_BLOCK_SIZE,
-			       (size_t)cmd->nblocks * ISCSI_BLOCK_SIZE, cmd->buf, io_done, cmd);
-
-	return submit_rc(cmd, rc, do_write, true);
+	return do_rw(cmd, true);
 }
 
 static int
@@ -1530,6 +1550,25 @@ range_bad(struct iscsi_scmd *cmd, uint64_t lba, uint64_t n)
 	return lba > blocks || n > blocks - lba;
 }
 
+/*
+ * The checks of every READ, WRITE and VERIFY CDB: no protection information
+ * (RD/WR/VRPROTECT), the range inside the LUN, at most max_blocks. Returns 0
+ * with cmd->lba and cmd->nblocks set, or 1: cmd is finished with its sense.
+ */
+static int
+rw_prepare(struct iscsi_scmd *cmd, const struct rw *rw, uint32_t max_blocks)
+{
+	if (rw->flags & 0xe0)
+		return bad_cdb(cmd);
+	if (range_bad(cmd, rw->lba, rw->nblocks))
+		return finish_sense(cmd, SK_ILLEGAL_REQUEST, ASC_LBA_OUT_OF_RANGE);
+	if (rw->nblocks > max_blocks)
+		return bad_cdb(cmd);
+	cmd->lba = rw->lba;
+	cmd->nblocks = rw->nblocks;
+	return 0;
+}
+
 /* Classify for reservations. */
 static enum access_class
 access_of(uint8_t op)
@@ -1669,14 +1708,8 @@ prepare(struct iscsi_scmd *cmd)
 	case 0x0a: case 0x2a: case 0xaa: case 0x8a: /* WRITE */
 	case 0x2e: case 0xae: case 0x8e:             /* WRITE AND VERIFY */
 		decode_rw(cdb, &rw);
-		if (rw.flags & 0xe0) /* RD/WRPROTECT: no protection information */
-			return bad_cdb(cmd);
-		if (range_bad(cmd, rw.lba, rw.nblocks))
-			return finish_sense(cmd, SK_ILLEGAL_REQUEST, ASC_LBA_OUT_OF_RANGE);
-		if (rw.nblocks > max_blocks)
-			return bad_cdb(cmd);
-		cmd->lba = rw.lba;
-		cmd->nblocks = rw.nblocks;
+		if (rw_prepare(cmd, &rw, max_blocks))
+			return 1;
 		if (op == 0x08 || op == 0x28 || op == 0xa8 || op == 0x88)
 			return rw.nblocks ? 0 : good(cmd, 0);
 		cmd->out_len = rw.nblocks * ISCSI_BLOCK_SIZE;
@@ -1685,17 +1718,11 @@ prepare(struct iscsi_scmd *cmd)
 	case 0x2f: case 0xaf: case 0x8f: { /* VERIFY */
 		uint8_t bytchk = (cdb[1] >> 1) & 0x03;
 
-		decode_rw(cdb, &rw);
-		if (rw.flags & 0xe0)
-			return bad_cdb(cmd);
 		if (bytchk == 2)
 			return bad_cdb(cmd);
-		if (range_bad(cmd, rw.lba, rw.nblocks))
-			return finish_sense(cmd, SK_ILLEGAL_REQUEST, ASC_LBA_OUT_OF_RANGE);
-		if (rw.nblocks > max_blocks)
-			return bad_cdb(cmd);
-		cmd->lba = rw.lba;
-		cmd->nblocks = rw.nblocks;
+		decode_rw(cdb, &rw);
+		if (rw_prepare(cmd, &rw, max_blocks))
+			return 1;
 		cmd->step = bytchk;
 		if (rw.nblocks == 0 || bytchk == 0)
 			return good(cmd, 0); /* medium verify: the store checksums every block */
@@ -1703,28 +1730,15 @@ prepare(struct iscsi_scmd *cmd)
 		return 0;
 	}
 	case 0x34: case 0x90: /* PRE-FETCH */
-		if (op == 0x34) {
-			rw.lba = iscsi_get32(cdb + 2);
-			rw.nblocks = iscsi_get16(cdb + 7);
-		} else {
-			rw.lba = iscsi_get64(cdb + 2);
-			rw.nblocks = iscsi_get32(cdb + 10);
-		}
-		if (range_bad(cmd, rw.lba, rw.nblocks))
-			return finish_sense(cmd, SK_ILLEGAL_REQUEST, ASC_LBA_OUT_OF_RANGE);
-		/* CONDITION MET would say the data fits in cache; we have none. */
-		return good(cmd, 0);
 	case 0x35: case 0x91: /* SYNCHRONIZE CACHE */
-		if (op == 0x35) {
-			rw.lba = iscsi_get32(cdb + 2);
-			rw.nblocks = iscsi_get16(cdb + 7);
-		} else {
-			rw.lba = iscsi_get64(cdb + 2);
-			rw.nblocks = iscsi_get32(cdb + 10);
-		}
+		/* LBA and block count where READ(10)/READ(16) have them. */
+		decode_rw(cdb, &rw);
 		if (range_bad(cmd, rw.lba, rw.nblocks))
 			return finish_sense(cmd, SK_ILLEGAL_REQUEST, ASC_LBA_OUT_OF_RANGE);
-		return 0;
+		if (op == 0x35 || op == 0x91)
+			return 0;
+		/* PRE-FETCH: CONDITION MET would say the data fits in cache; we have none. */
+		return good(cmd, 0);
 	case 0x41: case 0x93: { /* WRITE SAME */
 		bool ndob = op == 0x93 && (cdb[1] & 0x01);
 

@@ -287,15 +287,22 @@ expect_blocks(uint32_t lba, uint16_t blocks, uint8_t byte)
 	free(buf);
 }
 
+/* A 2-block WRITE whose unsolicited Data-Out carry DataSN sn0, sn1. */
+static void
+write2_bad_datasn(uint32_t lba, uint32_t sn0, uint32_t sn1)
+{
+	memset(wdata, 0xa6, 2 * BLK);
+	send_cmd(0x2a, lba, 2, true, 2 * BLK);
+	send_data_out(ISCSI_RSVD_TAG, sn0, 0, BLK, false);
+	send_data_out(ISCSI_RSVD_TAG, sn1, BLK, BLK, true);
+	expect_crc_error();
+	expect_blocks(lba, 2, 0);
+}
+
 START_TEST(datasn_repeated)
 {
 	/* libiscsi's iSCSIDataSnInvalid, case 1: two Data-Out with DataSN 0. */
-	memset(wdata, 0xa6, 2 * BLK);
-	send_cmd(0x2a, 10, 2, true, 2 * BLK);
-	send_data_out(ISCSI_RSVD_TAG, 0, 0, BLK, false);
-	send_data_out(ISCSI_RSVD_TAG, 0, BLK, BLK, true);
-	expect_crc_error();
-	expect_blocks(10, 2, 0);
+	write2_bad_datasn(10, 0, 0);
 }
 END_TEST
 
@@ -316,12 +323,7 @@ END_TEST
 START_TEST(datasn_swapped)
 {
 	/* Case 4: DataSN 1 then 0; the second is drained without a check. */
-	memset(wdata, 0xa6, 2 * BLK);
-	send_cmd(0x2a, 10, 2, true, 2 * BLK);
-	send_data_out(ISCSI_RSVD_TAG, 1, 0, BLK, false);
-	send_data_out(ISCSI_RSVD_TAG, 0, BLK, BLK, true);
-	expect_crc_error();
-	expect_blocks(10, 2, 0);
+	write2_bad_datasn(12, 1, 0);
 }
 END_TEST
 
@@ -378,11 +380,13 @@ START_TEST(data_out_beyond_edtl_closes)
 }
 END_TEST
 
-static Suite *
-conn_suite(void)
+int
+main(void)
 {
 	Suite *s = suite_create("iscsi_conn");
 	TCase *tc = tcase_create("datasn");
+	SRunner *sr;
+	int nfail;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
@@ -393,17 +397,9 @@ conn_suite(void)
 	tcase_add_test(tc, datasn_in_order_writes);
 	tcase_add_test(tc, data_out_beyond_edtl_closes);
 	suite_add_tcase(s, tc);
-	return s;
-}
-
-int
-main(void)
-{
-	SRunner *sr = srunner_create(conn_suite());
-	int failed;
-
+	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
+	nfail = srunner_ntests_failed(sr);
 	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return nfail ? EXIT_FAILURE : EXIT_SUCCESS;
 }
