@@ -464,19 +464,36 @@ ctl_get(struct iscsi_conn *c)
 	return s;
 }
 
-/* Queue a Reject of the current PDU (its header as data). */
-static void
-send_reject(struct iscsi_conn *c, uint8_t reason)
+/*
+ * A control slot with the start of a response header (opcode, flags, byte 2,
+ * ITT); NULL, and the connection closed with reason why, when every slot is
+ * queued.
+ */
+static struct ctl_slot *
+ctl_rsp(struct iscsi_conn *c, uint8_t opcode, uint8_t flags, uint8_t byte2, uint32_t itt,
+	const char *why)
 {
 	struct ctl_slot *s = ctl_get(c);
 
 	if (!s) {
-		conn_close(c, "no slot for a Reject");
-		return;
+		conn_close(c, why);
+		return NULL;
 	}
-	iscsi_bhs_init(s->tx.hdr, ISCSI_OP_REJECT, ISCSI_FLAG_FINAL, 0);
-	s->tx.hdr[2] = reason;
-	iscsi_put32(s->tx.hdr + 16, ISCSI_RSVD_TAG);
+	iscsi_bhs_init(s->tx.hdr, opcode, flags, 0);
+	s->tx.hdr[2] = byte2;
+	iscsi_put32(s->tx.hdr + 16, itt);
+	return s;
+}
+
+/* Queue a Reject of the current PDU (its header as data). */
+static void
+send_reject(struct iscsi_conn *c, uint8_t reason)
+{
+	struct ctl_slot *s = ctl_rsp(c, ISCSI_OP_REJECT, ISCSI_FLAG_FINAL, reason, ISCSI_RSVD_TAG,
+				     "no slot for a Reject");
+
+	if (!s)
+		return;
 	put_sns(c, s->tx.hdr, true);
 	memcpy(s->buf, c->rx_bhs, ISCSI_BHS_LEN);
 	s->tx.data_len = ISCSI_BHS_LEN;
@@ -983,14 +1000,10 @@ handle_nop_out(struct iscsi_conn *c)
 	}
 	if (!cmdsn_accept(c, b))
 		return;
-	s = ctl_get(c);
-	if (!s) {
-		conn_close(c, "no slot for NOP-In");
+	s = ctl_rsp(c, ISCSI_OP_NOP_IN, ISCSI_FLAG_FINAL, 0, b->itt, "no slot for NOP-In");
+	if (!s)
 		return;
-	}
-	iscsi_bhs_init(s->tx.hdr, ISCSI_OP_NOP_IN, ISCSI_FLAG_FINAL, 0);
 	iscsi_put64(s->tx.hdr + 8, b->lun);
-	iscsi_put32(s->tx.hdr + 16, b->itt);
 	iscsi_put32(s->tx.hdr + 20, ISCSI_RSVD_TAG);
 	put_sns(c, s->tx.hdr, true);
 	s->tx.data_len = b->data_len < c->params.max_xmit_dsl ? b->data_len
@@ -1002,15 +1015,11 @@ handle_nop_out(struct iscsi_conn *c)
 static void
 send_tmf_rsp(struct iscsi_conn *c, uint32_t itt, uint8_t response)
 {
-	struct ctl_slot *s = ctl_get(c);
+	struct ctl_slot *s = ctl_rsp(c, ISCSI_OP_TMF_RSP, ISCSI_FLAG_FINAL, response, itt,
+				     "no slot for a TMF response");
 
-	if (!s) {
-		conn_close(c, "no slot for a TMF response");
+	if (!s)
 		return;
-	}
-	iscsi_bhs_init(s->tx.hdr, ISCSI_OP_TMF_RSP, ISCSI_FLAG_FINAL, 0);
-	s->tx.hdr[2] = response;
-	iscsi_put32(s->tx.hdr + 16, itt);
 	put_sns(c, s->tx.hdr, true);
 	tx_queue(c, &s->tx);
 }
@@ -1140,15 +1149,11 @@ handle_logout(struct iscsi_conn *c)
 
 	if (!cmdsn_accept(c, b))
 		return;
-	s = ctl_get(c);
-	if (!s) {
-		conn_close(c, "no slot for the Logout response");
+	/* Response 0: closed; 2: recovery not supported (reason 2 at ERL 0). */
+	s = ctl_rsp(c, ISCSI_OP_LOGOUT_RSP, ISCSI_FLAG_FINAL, reason == 2 ? 2 : 0, b->itt,
+		    "no slot for the Logout response");
+	if (!s)
 		return;
-	}
-	iscsi_bhs_init(s->tx.hdr, ISCSI_OP_LOGOUT_RSP, ISCSI_FLAG_FINAL, 0);
-	/* 0: closed; 2: recovery not supported (reason 2 at ERL 0). */
-	s->tx.hdr[2] = reason == 2 ? 2 : 0;
-	iscsi_put32(s->tx.hdr + 16, b->itt);
 	put_sns(c, s->tx.hdr, true);
 	iscsi_put16(s->tx.hdr + 40, (uint16_t)c->params.time2wait);
 	iscsi_put16(s->tx.hdr + 42, (uint16_t)c->params.time2retain);
@@ -1172,13 +1177,9 @@ handle_text(struct iscsi_conn *c)
 	}
 	memcpy(c->text + c->text_len, c->ctl_rx, b->data_len);
 	c->text_len += b->data_len;
-	s = ctl_get(c);
-	if (!s) {
-		conn_close(c, "no slot for a Text response");
+	s = ctl_rsp(c, ISCSI_OP_TEXT_RSP, 0, 0, b->itt, "no slot for a Text response");
+	if (!s)
 		return;
-	}
-	iscsi_bhs_init(s->tx.hdr, ISCSI_OP_TEXT_RSP, 0, 0);
-	iscsi_put32(s->tx.hdr + 16, b->itt);
 	iscsi_put32(s->tx.hdr + 20, ISCSI_RSVD_TAG);
 	if (b->flags & ISCSI_TEXT_CONTINUE) {
 		/* More text to come: acknowledge with an empty response. */

@@ -141,6 +141,20 @@ num_in(const char *v, uint64_t lo, uint64_t hi, uint64_t *out)
 }
 
 /* Answer one operational key into kb. Returns 0 or -EINVAL (bad value: fail login). */
+/* A key whose answer is fixed (ERL 0, one connection) once the offer is a number in [lo, hi]. */
+static int
+fixed_key(struct iscsi_keybuf *kb, const char *k, const char *v, uint64_t lo, uint64_t hi,
+	  uint32_t answer, uint32_t *field)
+{
+	uint64_t n;
+
+	if (num_in(v, lo, hi, &n) < 0)
+		return -EINVAL;
+	*field = answer;
+	iscsi_keybuf_addf(kb, k, "%u", answer);
+	return 0;
+}
+
 static int
 negotiate_key(struct iscsi_login *lg, const char *k, const char *v, struct iscsi_keybuf *kb)
 {
@@ -232,27 +246,12 @@ negotiate_key(struct iscsi_login *lg, const char *k, const char *v, struct iscsi
 		iscsi_keybuf_addf(kb, k, "%u", p->time2wait);
 		return 0;
 	}
-	if (strcmp(k, "DefaultTime2Retain") == 0) { /* min: nothing is retained at ERL 0 */
-		if (num_in(v, 0, 3600, &n) < 0)
-			return -EINVAL;
-		p->time2retain = 0;
-		iscsi_keybuf_add(kb, k, "0");
-		return 0;
-	}
-	if (strcmp(k, "ErrorRecoveryLevel") == 0) {
-		if (num_in(v, 0, 2, &n) < 0)
-			return -EINVAL;
-		p->erl = 0;
-		iscsi_keybuf_add(kb, k, "0");
-		return 0;
-	}
-	if (strcmp(k, "MaxConnections") == 0) {
-		if (num_in(v, 1, 65535, &n) < 0)
-			return -EINVAL;
-		p->max_connections = 1;
-		iscsi_keybuf_add(kb, k, "1");
-		return 0;
-	}
+	if (strcmp(k, "DefaultTime2Retain") == 0) /* min: nothing is retained at ERL 0 */
+		return fixed_key(kb, k, v, 0, 3600, 0, &p->time2retain);
+	if (strcmp(k, "ErrorRecoveryLevel") == 0)
+		return fixed_key(kb, k, v, 0, 2, 0, &p->erl);
+	if (strcmp(k, "MaxConnections") == 0)
+		return fixed_key(kb, k, v, 1, 65535, 1, &p->max_connections);
 	if (strcmp(k, "IFMarker") == 0 || strcmp(k, "OFMarker") == 0 ||
 	    strcmp(k, "RDMAExtensions") == 0) {
 		iscsi_keybuf_add(kb, k, "No");
