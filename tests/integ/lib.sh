@@ -127,6 +127,15 @@ tsr_pid() {
 	echo "${TSR_PIDS[$1]}"
 }
 
+# tsr_track NAME PID: record a background job the script started itself
+# (`cmd & tsr_track NAME $!`, for output redirections tsr_start cannot do), so
+# that the EXIT trap ends it too if the test fails before it is reaped. Reap it
+# with `tsr_stop NAME 0 TIMEOUT` (signal 0 only waits; returns its status).
+tsr_track() {
+	TSR_PIDS[$1]=$2
+	tsr_log "tracking $1 (pid $2)"
+}
+
 tsr_is_running() {
 	local pid=${TSR_PIDS[$1]:-}
 	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null

@@ -8,38 +8,21 @@
 # peers again during the import. Before the fix, a refused RepOp answered the
 # client STATUS_EIO and re-peered the PG, over and over.
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/osd_lib.sh"
 tsr_init osd-backpressure
 
-OSDCTL="$TSR_BIN/osdctl"
-MON="$TSR_BIN/tessera-mon"
-OSD="$TSR_BIN/tessera-osd"
 SIZE_MB=${TSR_BP_SIZE_MB:-48}
-
-mport=$(tsr_free_port)
-MONADDR="127.0.0.1:$mport"
-tsr_start mon "$MON" --id 1 --data "$TSR_DIR/mon" --listen "$MONADDR" --osd-grace 5s
-tsr_wait_port 127.0.0.1 "$mport" 20 mon
-for i in 1 2 3; do
-	tsr_start "osd$i" "$OSD" --mon "$MONADDR" --device "$TSR_DIR/osd$i.img" --size 256M \
-		--cores 1 --host "host$i" --io-buffers "${TSR_BP_IO_BUFFERS:-6}" --max-io 1M
-done
-
-osds_up() {
-	local n
-	n=$("$OSDCTL" -m "$MONADDR" --timeout 2s osd ls 2>/dev/null | grep -cw up) || return 1
-	[ "$n" -ge 3 ]
-}
-pgs_clean() {
-	"$OSDCTL" -m "$MONADDR" --timeout 2s status 2>/dev/null | grep -q "8 active+clean"
-}
+NPG=8
+OSD_ARGS=(--size 256M --cores 1 --io-buffers "${TSR_BP_IO_BUFFERS:-6}" --max-io 1M)
+osd_start_mon --osd-grace 5s
+osd_start_cluster 3
 peerings() {
 	cat "$TSR_DIR"/osd[123].log | grep -c "active after peering"
 }
-
-tsr_wait_for 30 "3 OSDs up" -- osds_up
-"$OSDCTL" -m "$MONADDR" pool create rbd --size 3 --min-size 2 --pg-count 8 >/dev/null ||
-	tsr_fail "pool create"
-tsr_wait_for 60 "PGs active+clean" -- pgs_clean
+osd_pool_create 3 2
+# Reported by every primary (not only computed from the map): peering is over
+# before the peerings are counted.
+tsr_wait_for 60 "PGs active+clean" -- all_clean
 
 head -c $((SIZE_MB * 1024 * 1024)) /dev/urandom >"$TSR_DIR/in.raw" || tsr_fail "input file"
 before=$(peerings)
@@ -63,8 +46,6 @@ tsr_assert_eq "$after" "$before" "PG peerings during the import"
 waits=$(cat "$TSR_DIR"/osd[123].log | grep -c "waits for a buffer" || true)
 tsr_log "peerings before/after: $before/$after; replica buffer waits logged: $waits"
 
-for i in 1 2 3; do
-	tsr_stop "osd$i" TERM 30 || tsr_fail "osd$i did not exit cleanly (status $?)"
-done
-tsr_stop mon TERM 20 || tsr_fail "the monitor did not exit cleanly (status $?)"
+osd_stop_all
+tsr_stop mon TERM 60 || tsr_fail "the monitor did not exit cleanly (status $?)"
 tsr_pass

@@ -11,30 +11,13 @@
 # PGs come back to it, it is brought up to date, and again every PG is
 # active+clean, health is OK and every member holds the same data.
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/osd_lib.sh"
 tsr_init osd-out
-
-OSDCTL="$TSR_BIN/osdctl"
-MON="$TSR_BIN/tessera-mon"
-OSD="$TSR_BIN/tessera-osd"
-CLI="${TSR_OSD_TESTCLI:-$(dirname "$TSR_BIN")/tests/integ/osd/tessera-osd-testcli}"
-[ -x "$CLI" ] || tsr_fail "test client not found at $CLI"
+osd_need_cli
 
 NPG=16
-mport=$(tsr_free_port)
-MONADDR="127.0.0.1:$mport"
-tsr_start mon "$MON" --id 1 --data "$TSR_DIR/mon" --listen "$MONADDR" --osd-grace 3s
-tsr_wait_port 127.0.0.1 "$mport" 10
-
-start_osd() {
-	tsr_start "osd$1" "$OSD" --mon "$MONADDR" --device "$TSR_DIR/osd$1.img" --size 128M \
-		--cores 2 --host "host$1" --io-buffers 32 --max-io 256K --op-timeout 10s \
-		--pg-log-len 16
-}
-osds_up_exact() {
-	local n
-	n=$("$OSDCTL" -m "$MONADDR" --timeout 2s osd ls 2>/dev/null | grep -cw up)
-	[ "$n" = "$1" ]
-}
+OSD_ARGS=(--size 128M --cores 2 --io-buffers 32 --max-io 256K --op-timeout 10s --pg-log-len 16)
+osd_start_mon --osd-grace 3s
 
 # settled MODE ID: every PG reported active+clean by its primary (a state
 # computed from the map does not count: right after a map change the monitor
@@ -54,24 +37,19 @@ settled() {
 	else
 		[ "$n" -gt 0 ] || return 1
 	fi
-	[ "$("$OSDCTL" -m "$MONADDR" --timeout 2s health 2>/dev/null | head -n 1)" = HEALTH_OK ]
+	health_ok
 }
-acks() {
-	local n
-	n=$(grep "^P" "$TSR_DIR/load" 2>/dev/null | tail -n 1 | cut -d' ' -f2)
-	[ -n "$n" ] && [ "$n" -ge "$1" ]
-}
+# pgs_of ID: how many acting sets osd.ID is a member of.
 pgs_of() {
-	"$OSDCTL" -m "$MONADDR" pg ls --format json | grep -oE '"acting":\[[0-9,]*\]' |
-		grep -cE "[[,]$1[],]"
+	local json
+	json=$("$OSDCTL" -m "$MONADDR" pg ls --format json) || tsr_fail "pg ls"
+	grep -oE '"acting":\[[0-9,]*\]' <<<"$json" | grep -cE "[[,]$1[],]"
 }
 
-for i in 1 2 3 4; do start_osd "$i"; done
-tsr_wait_for 30 "4 OSDs up" -- osds_up_exact 4
-"$OSDCTL" -m "$MONADDR" pool create rbd --size 3 --min-size 2 --pg-count $NPG ||
-	tsr_fail "pool create"
+osd_start_cluster 4
+osd_pool_create 3 2
 "$CLI" rewrite --mon "$MONADDR" --pool rbd --objects 60 --base 1000 || tsr_fail "first writes"
-tsr_wait_for 30 "PGs active+clean before the test" -- settled with 0
+tsr_wait_for 60 "PGs active+clean before the test" -- settled with 0
 
 # The primary of object 0 holds PGs (it is primary of at least that one).
 read -r -a members <<<"$("$CLI" members --mon "$MONADDR" --pool rbd --oid 0)"
@@ -82,23 +60,16 @@ tsr_log "marking osd.$OUT out: member of $held of $NPG PGs"
 [ "$held" -gt 0 ] || tsr_fail "osd.$OUT holds no PG"
 
 # Out under a write load.
-"$CLI" load --mon "$MONADDR" --pool rbd --objects 30 --oid 1500 --base 9000 \
-	--state "$TSR_DIR/load" &
-loadpid=$!
-tsr_wait_for 30 "the write load is running" -- acks 100
+load_start --objects 30 --oid 1500 --base 9000
+tsr_wait_for 60 "the write load is running" -- acks 100
 "$OSDCTL" -m "$MONADDR" osd out "$OUT" || tsr_fail "osd out $OUT"
-load_done() {
-	! kill -0 "$loadpid" 2>/dev/null
-}
-tsr_wait_for 120 "the write load to finish" -- load_done
-wait "$loadpid" || tsr_fail "the write load failed across osd out"
+load_wait || tsr_fail "the write load failed across osd out"
 for i in 1 2 3 4; do tsr_is_running "osd$i" || tsr_fail "osd$i died"; done
-tsr_wait_for 60 "every PG active+clean without osd.$OUT, HEALTH_OK" -- settled without "$OUT"
+tsr_wait_for 120 "every PG active+clean without osd.$OUT, HEALTH_OK" -- settled without "$OUT"
 tsr_log "PGs active+clean without osd.$OUT after ${TSR_WAITED_MS} ms (after the load)"
-"$OSDCTL" -m "$MONADDR" osd ls | grep -E "^$OUT " | grep -qw up ||
-	tsr_fail "osd.$OUT is not up any more"
-"$OSDCTL" -m "$MONADDR" osd ls | grep -E "^$OUT " | grep -qw out ||
-	tsr_fail "osd.$OUT is not shown out"
+line=$("$OSDCTL" -m "$MONADDR" osd ls | grep -E "^$OUT ")
+grep -qw up <<<"$line" || tsr_fail "osd.$OUT is not up any more"
+grep -qw out <<<"$line" || tsr_fail "osd.$OUT is not shown out"
 # The new acting sets hold every object: read from each member directly.
 "$CLI" verify-load --mon "$MONADDR" --pool rbd --state "$TSR_DIR/load" ||
 	tsr_fail "after osd out: an acknowledged write is missing on a member of the new acting set"
@@ -113,7 +84,7 @@ tsr_log "osd.$OUT out: its PGs moved to the others (backfill), HEALTH_OK, data v
 	tsr_fail "writes while osd.$OUT is out"
 "$CLI" delete-one --mon "$MONADDR" --pool rbd --oid 59 --expect 0 || tsr_fail "delete"
 "$OSDCTL" -m "$MONADDR" osd in "$OUT" || tsr_fail "osd in $OUT"
-tsr_wait_for 60 "every PG active+clean with osd.$OUT back, HEALTH_OK" -- settled with "$OUT"
+tsr_wait_for 120 "every PG active+clean with osd.$OUT back, HEALTH_OK" -- settled with "$OUT"
 [ "$(pgs_of "$OUT")" = "$held" ] ||
 	tsr_fail "osd.$OUT is a member of $(pgs_of "$OUT") PGs after osd in, $held before out"
 "$CLI" verify --mon "$MONADDR" --pool rbd --objects 59 --base 2000 ||
@@ -123,7 +94,5 @@ tsr_wait_for 60 "every PG active+clean with osd.$OUT back, HEALTH_OK" -- settled
 	tsr_fail "after osd in: an acknowledged write of the load is missing on a member"
 tsr_log "osd.$OUT in again: its $held PGs returned, HEALTH_OK, data verified on every member"
 
-for i in 1 2 3 4; do
-	tsr_stop "osd$i" TERM 20 || tsr_fail "osd$i did not exit cleanly"
-done
+osd_stop_all
 tsr_pass

@@ -6,36 +6,17 @@
 # add up to each OSD's total, percentiles are ordered, and the human table
 # and the one-OSD form work; an unknown OSD is refused.
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/osd_lib.sh"
 tsr_init osd-perf
-
-OSDCTL="$TSR_BIN/osdctl"
-MON="$TSR_BIN/tessera-mon"
-OSD="$TSR_BIN/tessera-osd"
-CLI="${TSR_OSD_TESTCLI:-$(dirname "$TSR_BIN")/tests/integ/osd/tessera-osd-testcli}"
-[ -x "$CLI" ] || tsr_fail "test client not found at $CLI"
+osd_need_cli
 command -v jq >/dev/null || tsr_fail "jq is needed (scripts/install-deps.sh)"
 
-mport=$(tsr_free_port)
-MONADDR="127.0.0.1:$mport"
-tsr_start mon "$MON" --id 1 --data "$TSR_DIR/mon" --listen "$MONADDR" --osd-grace 3s \
-	--osd-heartbeat-interval 200ms
-tsr_wait_port 127.0.0.1 "$mport" 10
-for i in 1 2 3; do
-	tsr_start "osd$i" "$OSD" --mon "$MONADDR" --device "$TSR_DIR/osd$i.img" --size 128M \
-		--cores 2 --host "host$i" --io-buffers 32 --max-io 256K --scrub-interval 0
-done
-osds_up_exact() {
-	local n
-	n=$("$OSDCTL" -m "$MONADDR" --timeout 2s osd ls 2>/dev/null | grep -cw up)
-	[ "$n" = "$1" ]
-}
-tsr_wait_for 30 "3 OSDs up" -- osds_up_exact 3
-"$OSDCTL" -m "$MONADDR" pool create rbd --size 3 --min-size 2 --pg-count 8 ||
-	tsr_fail "pool create"
-clean() {
-	"$OSDCTL" -m "$MONADDR" --timeout 2s health 2>/dev/null | grep -q HEALTH_OK
-}
-tsr_wait_for 30 "HEALTH_OK" -- clean
+NPG=8
+OSD_ARGS=(--size 128M --cores 2 --io-buffers 32 --max-io 256K --scrub-interval 0)
+osd_start_mon --osd-grace 3s --osd-heartbeat-interval 200ms
+osd_start_cluster 3
+osd_pool_create 3 2
+tsr_wait_for 60 "HEALTH_OK" -- health_ok
 
 N=300
 "$CLI" bench --mon "$MONADDR" --pool rbd --objects $N >&2 || tsr_fail "bench"
@@ -52,7 +33,7 @@ reported() {
 	[ "$(jq '[.osds[] | select(.reported)] | length' "$TSR_DIR/perf.json")" = 3 ] &&
 		[ "$(sum_of read ops)" = "$N" ] && [ "$(sum_of replica ops)" = $((2 * N)) ]
 }
-tsr_wait_for 20 "heartbeats carrying the whole load" -- reported
+tsr_wait_for 60 "heartbeats carrying the whole load" -- reported
 jq -c '.osds[] | {id, total: {read: .total.read.ops, write: .total.write.ops,
 	replica: .total.replica.ops, other: .total.other.ops}}' "$TSR_DIR/perf.json" >&2
 
@@ -95,7 +76,5 @@ if "$OSDCTL" -m "$MONADDR" --timeout 5s osd perf 99 2>"$TSR_DIR/perf.err"; then
 fi
 grep -q "does not exist" "$TSR_DIR/perf.err" || tsr_fail "no clear error for osd 99"
 
-for i in 1 2 3; do
-	tsr_stop "osd$i" TERM 20 || tsr_fail "osd$i did not exit cleanly"
-done
+osd_stop_all
 tsr_pass

@@ -8,43 +8,15 @@
 # primary's copy corrupted: scrub pulls the chunk from a good replica. A final
 # scrub finds nothing.
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/osd_lib.sh"
 tsr_init osd-scrub
+osd_need_cli
 
-OSDCTL="$TSR_BIN/osdctl"
-MON="$TSR_BIN/tessera-mon"
-OSD="$TSR_BIN/tessera-osd"
-CLI="${TSR_OSD_TESTCLI:-$(dirname "$TSR_BIN")/tests/integ/osd/tessera-osd-testcli}"
-[ -x "$CLI" ] || tsr_fail "test client not found at $CLI"
+NPG=8
+OSD_ARGS=(--size 128M --cores 2 --io-buffers 32 --max-io 256K --op-timeout 10s
+	--scrub-interval 0 --scrub-max-bytes-per-sec 0)
+osd_start_mon --osd-grace 3s
 
-mport=$(tsr_free_port)
-MONADDR="127.0.0.1:$mport"
-tsr_start mon "$MON" --id 1 --data "$TSR_DIR/mon" --listen "$MONADDR" --osd-grace 3s
-tsr_wait_port 127.0.0.1 "$mport" 10
-
-start_osd() {
-	tsr_start "osd$1" "$OSD" --mon "$MONADDR" --device "$TSR_DIR/osd$1.img" --size 128M \
-		--cores 2 --host "host$1" --io-buffers 32 --max-io 256K --op-timeout 10s \
-		--scrub-interval 0 --scrub-max-bytes-per-sec 0
-}
-osds_up_exact() {
-	local n
-	n=$("$OSDCTL" -m "$MONADDR" --timeout 2s osd ls 2>/dev/null | grep -cw up)
-	[ "$n" = "$1" ]
-}
-boots() {
-	[ "$(grep -c "booted as" "$TSR_DIR/osd$1.log")" -ge "$2" ]
-}
-# The test's OSD number (osdN.img) of OSD id $1.
-osd_num() {
-	local i
-	for i in 1 2 3; do
-		if grep -q "booted as osd\.$1 " "$TSR_DIR/osd$i.log"; then
-			echo "$i"
-			return 0
-		fi
-	done
-	return 1
-}
 # A scrub of every PG of the pool through osdctl (ScrubPg to each primary);
 # the JSON total gives the counts, the human report is checked once too.
 json_num() {
@@ -63,21 +35,16 @@ scrub_all() {
 }
 # Stop OSD number $1, corrupt block 1 of object $2 in its file, restart it.
 corrupt_on() {
-	local num=$1 oid=$2 nboot
-	nboot=$(grep -c "booted as" "$TSR_DIR/osd$num.log")
-	tsr_stop "osd$num" TERM 20 || tsr_fail "osd$num did not exit cleanly"
-	tsr_wait_for 30 "osd$num marked down" -- osds_up_exact 2
+	local num=$1 oid=$2
+	osd_stop "$num" 2
 	"$CLI" corrupt --device "$TSR_DIR/osd$num.img" --oid "$oid" --block 1 >&2 ||
 		tsr_fail "block 1 of object $oid not found in osd$num.img"
-	start_osd "$num"
-	tsr_wait_for 30 "osd$num booted again" -- boots "$num" $((nboot + 1))
-	tsr_wait_for 30 "3 OSDs up again" -- osds_up_exact 3
+	osd_restart "$num"
+	tsr_wait_for 60 "3 OSDs up again" -- osds_up_exact 3
 }
 
-for i in 1 2 3; do start_osd "$i"; done
-tsr_wait_for 30 "3 OSDs up" -- osds_up_exact 3
-"$OSDCTL" -m "$MONADDR" pool create rbd --size 3 --min-size 2 --pg-count 8 ||
-	tsr_fail "pool create"
+osd_start_cluster 3
+osd_pool_create 3 2
 N=24
 "$CLI" rewrite --mon "$MONADDR" --pool rbd --objects $N --base 1000 --tagged 1 ||
 	tsr_fail "writes"
@@ -135,7 +102,5 @@ grep -q "repaired object $OID .* on the primary from" "$TSR_DIR/osd$pnum.log" ||
 scrub_all
 [ "$errors" = 0 ] || tsr_fail "a final scrub found $errors errors"
 
-for i in 1 2 3; do
-	tsr_stop "osd$i" TERM 20 || tsr_fail "osd$i did not exit cleanly"
-done
+osd_stop_all
 tsr_pass
