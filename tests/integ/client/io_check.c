@@ -6,7 +6,8 @@
  *                             compare-and-write, I/O on a removed volume
  *   io_check threads MON      8 threads doing aio on one volume, verified
  *   io_check load MON SECS    queue I/O (QD 16) for SECS seconds with every
- *                             block verified; prints progress lines "ops N"
+ *                             block verified; prints progress lines "ops N";
+ *                             SIGUSR1 ends it early (then the final pass runs)
  *   io_check unreachable MON  (all OSDs down) a write fails with -ETIMEDOUT
  *                             within op_timeout (3 s) + slack, never hangs
  *   io_check bench MON QD SECS write|read   4 KiB random I/O through a queue;
@@ -18,6 +19,7 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -738,6 +740,15 @@ load_cb(void *arg, ssize_t result)
 }
 
 static bool g_load_stop;
+/* SIGUSR1: the script saw what it needed; stop issuing, drain, verify. */
+static volatile sig_atomic_t g_load_sigstop;
+
+static void
+load_on_usr1(int sig)
+{
+	(void)sig;
+	g_load_sigstop = 1;
+}
 
 static void
 load_issue(struct load_slot *s)
@@ -773,6 +784,7 @@ cmd_load(const char *mon, int secs)
 	struct tsr_queue_stats st;
 	uint64_t end = now_us() + (uint64_t)secs * 1000000u, next_print = 0;
 
+	signal(SIGUSR1, load_on_usr1);
 	ld->vol = make_volume(cl, "io-load", 64 * MiB, 0);
 	ld->bufs = xalloc(LOAD_QD * BLK);
 	CHECK(tsr_queue_create(cl, &ld->q) == 0, "queue_create");
@@ -780,8 +792,8 @@ cmd_load(const char *mon, int secs)
 		slots[i] = (struct load_slot){ ld, i, 0, 0, false };
 		load_issue(&slots[i]);
 	}
-	while (now_us() < end || tsr_queue_inflight(ld->q) > 0) {
-		if (now_us() >= end)
+	while ((now_us() < end && !g_load_sigstop) || tsr_queue_inflight(ld->q) > 0) {
+		if (now_us() >= end || g_load_sigstop)
 			g_load_stop = true;
 		tsr_queue_wait(ld->q, 100000);
 		if (now_us() >= next_print) {

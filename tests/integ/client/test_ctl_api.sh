@@ -9,32 +9,18 @@
 # connect to an address where nothing listens fails with ETIMEDOUT after
 # connect_timeout (2 s), bounded here by `timeout` so that a hang fails.
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../osd/osd_lib.sh"
 tsr_init client-ctl-api
 
-OSDCTL="$TSR_BIN/osdctl"
 CTL="${TSR_CLIENT_TESTS:?}/ctl_api"
 [ -x "$CTL" ] || tsr_fail "test program not found at $CTL"
 
-mport=$(tsr_free_port)
-MONADDR="127.0.0.1:$mport"
-tsr_start mon "$TSR_BIN/tessera-mon" --id 1 --data "$TSR_DIR/mon" --listen "$MONADDR"
-tsr_wait_port 127.0.0.1 "$mport" 10
-for i in 1 2 3; do
-	tsr_start "osd$i" "$TSR_BIN/tessera-osd" --mon "$MONADDR" --device "$TSR_DIR/osd$i.img" \
-		--size 64M --cores 1 --host "host$i" --io-buffers 32 --max-io 256K
-done
-osds_up() {
-	local n
-	n=$("$OSDCTL" -m "$MONADDR" --timeout 2s osd ls 2>/dev/null | grep -cw up) || return 1
-	[ "$n" -ge 3 ]
-}
-pgs_clean() {
-	"$OSDCTL" -m "$MONADDR" --timeout 2s status 2>/dev/null | grep -q "16 active+clean"
-}
-tsr_wait_for 30 "3 OSDs up" -- osds_up
-"$OSDCTL" -m "$MONADDR" pool create rbd --size 3 --min-size 2 --pg-count 16 ||
-	tsr_fail "pool create"
-tsr_wait_for 30 "PGs active+clean" -- pgs_clean
+NPG=16
+OSD_ARGS=(--size 64M --cores 1 --io-buffers 32 --max-io 256K)
+osd_start_mon
+osd_start_cluster 3
+osd_pool_create 3 2
+tsr_wait_for 60 "PGs active+clean" -- pgs_clean
 
 timeout 120 "$CTL" run "$MONADDR" >"$TSR_DIR/run.out" 2>"$TSR_DIR/run.err"
 rc=$?

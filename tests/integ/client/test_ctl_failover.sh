@@ -23,23 +23,23 @@ has_quorum3() {
 	j=$("$OSDCTL" -m "$ALL" --timeout 2s status --format json) || return 1
 	grep -q '"quorum":\[[0-9],[0-9],[0-9]\]' <<<"$j"
 }
-tsr_wait_for 20 "a leader with three monitors in quorum" -- has_quorum3
+tsr_wait_for 60 "a leader with three monitors in quorum" -- has_quorum3
 "$OSDCTL" -m "$ALL" pool create rbd --size 1 --min-size 1 --pg-count 8 || tsr_fail "pool create"
 leader=$(leader_of "$ALL")
 [ "$leader" -ge 1 ] || tsr_fail "no leader"
 tsr_log "leader: mon.$leader"
 
 mkfifo "$TSR_DIR/to" "$TSR_DIR/from"
-timeout 90 "$CTL" failover "$ALL" <"$TSR_DIR/to" >"$TSR_DIR/from" 2>"$TSR_DIR/failover.err" &
-fo_pid=$!
+timeout 150 "$CTL" failover "$ALL" <"$TSR_DIR/to" >"$TSR_DIR/from" 2>"$TSR_DIR/failover.err" &
+tsr_track failover $!
 exec 7>"$TSR_DIR/to" 8<"$TSR_DIR/from"
-read -r -t 30 line <&8 || tsr_fail "ctl_api failover did not get ready"
+read -r -t 60 line <&8 || tsr_fail "ctl_api failover did not get ready"
 [ "$line" = ready ] || tsr_fail "ctl_api failover said '$line'"
 tsr_kill "mon$leader"
 tsr_log "killed mon.$leader"
 echo go >&7
-read -r -t 60 line <&8
-wait "$fo_pid"
+read -r -t 90 line <&8
+tsr_stop failover 0 30
 rc=$?
 exec 7>&- 8<&-
 cat "$TSR_DIR/failover.err" >&2

@@ -8,32 +8,18 @@
 # verification. Then every OSD is killed and a write must fail with
 # -ETIMEDOUT after op_timeout (3 s), not hang (bounded here by `timeout`).
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../osd/osd_lib.sh"
 tsr_init client-io-basic
 
-OSDCTL="$TSR_BIN/osdctl"
 IOC="${TSR_CLIENT_TESTS:?}/io_check"
 [ -x "$IOC" ] || tsr_fail "test program not found at $IOC"
 
-mport=$(tsr_free_port)
-MONADDR="127.0.0.1:$mport"
-tsr_start mon "$TSR_BIN/tessera-mon" --id 1 --data "$TSR_DIR/mon" --listen "$MONADDR"
-tsr_wait_port 127.0.0.1 "$mport" 10
-for i in 1 2 3; do
-	tsr_start "osd$i" "$TSR_BIN/tessera-osd" --mon "$MONADDR" --device "$TSR_DIR/osd$i.img" \
-		--size 256M --cores 2 --host "host$i" --io-buffers 128 --max-io 256K
-done
-osds_up() {
-	local n
-	n=$("$OSDCTL" -m "$MONADDR" --timeout 2s osd ls 2>/dev/null | grep -cw up) || return 1
-	[ "$n" -ge 3 ]
-}
-pgs_clean() {
-	"$OSDCTL" -m "$MONADDR" --timeout 2s status 2>/dev/null | grep -q "16 active+clean"
-}
-tsr_wait_for 30 "3 OSDs up" -- osds_up
-"$OSDCTL" -m "$MONADDR" pool create rbd --size 3 --min-size 2 --pg-count 16 ||
-	tsr_fail "pool create"
-tsr_wait_for 30 "PGs active+clean" -- pgs_clean
+NPG=16
+OSD_ARGS=(--size 256M --cores 2 --io-buffers 128 --max-io 256K)
+osd_start_mon
+osd_start_cluster 3
+osd_pool_create 3 2
+tsr_wait_for 60 "PGs active+clean" -- pgs_clean
 
 run() {
 	local name=$1 limit=$2
