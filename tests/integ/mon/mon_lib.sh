@@ -14,7 +14,7 @@ start_mon() {
 	local name=$1 id=$2 port=$3 data=$4
 	shift 4
 	tsr_start "$name" "$MON" --id "$id" --data "$data" --listen "127.0.0.1:$port" "$@"
-	tsr_wait_port 127.0.0.1 "$port" 10 "$name"
+	tsr_wait_port 127.0.0.1 "$port" 60 "$name"
 }
 
 # leader_of ADDRS: the leader id reported by osdctl status (0 if none).

@@ -14,17 +14,17 @@ port=$(tsr_free_port)
 M=127.0.0.1:$port
 start_mon mon1 1 "$port" "$TSR_DIR/mon1" --osd-grace ${GRACE_MS}ms \
 	--osd-out-after 2s --osd-heartbeat-interval ${HB_MS}ms
-tsr_wait_for 10 "mon.1 leads" -- bash -c "\"$OSDCTL\" -m $M --timeout 1s status >/dev/null"
+tsr_wait_for 60 "mon.1 leads" -- bash -c "\"$OSDCTL\" -m $M --timeout 1s status >/dev/null"
 "$OSDCTL" -m "$M" pool create rbd --size 2 --pg-count 16 || tsr_fail "pool create"
 
 # A subscriber sees every epoch pushed (full map first, then incrementals).
 tsr_start sub "$OSDCTL" -m "$M" --timeout 60s debug subscribe --heartbeats 1000
-tsr_wait_for 10 "subscriber got the current map" -- grep -q "^full" "$TSR_DIR/sub.log"
+tsr_wait_for 60 "subscriber got the current map" -- grep -q "^full" "$TSR_DIR/sub.log"
 
 # A steady OSD keeps heartbeating through the test (in the background).
 tsr_start steady "$OSDCTL" -m "$M" debug fake-osd --uuid steady --host hs --heartbeats 1000 \
 	--interval ${HB_MS}ms
-tsr_wait_for 10 "steady osd booted" -- bash -c "\"$OSDCTL\" -m $M osd ls | grep -q steady"
+tsr_wait_for 60 "steady osd booted" -- bash -c "\"$OSDCTL\" -m $M osd ls | grep -q steady"
 
 "$OSDCTL" -m "$M" debug fake-osd --uuid victim --host hv --heartbeats 5 --interval ${HB_MS}ms \
 	>"$TSR_DIR/victim.out" || tsr_fail "victim osd"
@@ -42,7 +42,7 @@ delta_ms=$(( (down_at - last_hb) / 1000 ))
 tsr_log "MEASURED: osd.$vid marked down ${delta_ms} ms after its last heartbeat (grace ${GRACE_MS} ms, heartbeat ${HB_MS} ms)"
 [ "$delta_ms" -ge "$GRACE_MS" ] || tsr_fail "marked down too early: ${delta_ms} ms"
 [ "$delta_ms" -le $((GRACE_MS + HB_MS)) ] || tsr_fail "marked down late: ${delta_ms} ms > grace + interval"
-"$OSDCTL" -m "$M" health | grep -q OSD_DOWN || tsr_fail "health does not report the down OSD"
+grep -q OSD_DOWN <<<"$("$OSDCTL" -m "$M" health)" || tsr_fail "health does not report the down OSD"
 
 is_out() {
 	"$OSDCTL" -m "$M" osd ls --format json | grep -o "{\"id\":$vid,[^}]*\"in\":false" >/dev/null
@@ -50,18 +50,18 @@ is_out() {
 tsr_wait_for 30 "osd.$vid marked out" -- is_out
 tsr_log "osd.$vid marked out"
 # The steady OSD is untouched.
-"$OSDCTL" -m "$M" osd ls | grep steady | grep -q " up " || tsr_fail "steady osd went down"
+grep steady <<<"$("$OSDCTL" -m "$M" osd ls)" | grep -q " up " || tsr_fail "steady osd went down"
 
 # The subscriber was pushed the epoch that marked it down, as an incremental.
 down_epoch=$(json_num "$("$OSDCTL" -m "$M" status --format json)" epoch)
-tsr_wait_for 10 "epoch $down_epoch pushed to the subscriber" -- \
+tsr_wait_for 60 "epoch $down_epoch pushed to the subscriber" -- \
 	grep -q "^inc [0-9]* $down_epoch\$" "$TSR_DIR/sub.log"
 
 # It returns: up and in again (it was marked out automatically).
 "$OSDCTL" -m "$M" debug fake-osd --uuid victim --host hv --heartbeats 1 --interval 50ms \
 	>/dev/null || tsr_fail "victim reboot"
 json=$("$OSDCTL" -m "$M" osd ls --format json)
-grep -o "{\"id\":$vid,[^}]*" <<<"$json" | grep -q '"up":true,"in":true' ||
+grep -q '"up":true,"in":true' <<<"$(grep -o "{\"id\":$vid,[^}]*" <<<"$json")" ||
 	tsr_fail "victim not up+in after reboot: $json"
 
 # PG states from the primaries: the victim comes back for good and reports
@@ -75,20 +75,22 @@ reported_degraded() {
 	n=$(grep -o '"active+undersized+degraded":[0-9]*' <<<"$j" | cut -d: -f2)
 	[ -n "$n" ] && [ "$n" -gt 0 ] && grep -q '"status":"HEALTH_WARN"' <<<"$j"
 }
-tsr_wait_for 15 "reported degraded PGs counted in status" -- reported_degraded
+tsr_wait_for 60 "reported degraded PGs counted in status" -- reported_degraded
 json=$("$OSDCTL" -m "$M" status --format json)
 tsr_log "status with reports: $(grep -o '"pgs":{[^}]*}[^}]*}' <<<"$json")"
 grep -q '"code":"PG_DEGRADED"' <<<"$json" || tsr_fail "no PG_DEGRADED in status: $json"
-"$OSDCTL" -m "$M" health | grep -q "PG_DEGRADED" || tsr_fail "health does not show PG_DEGRADED"
-"$OSDCTL" -m "$M" pg ls --format json | grep -q '"state":"active+undersized+degraded","state_source":"reported"' ||
+grep -q "PG_DEGRADED" <<<"$("$OSDCTL" -m "$M" health)" ||
+	tsr_fail "health does not show PG_DEGRADED"
+pgls=$("$OSDCTL" -m "$M" pg ls --format json) || tsr_fail "pg ls"
+grep -q '"state":"active+undersized+degraded","state_source":"reported"' <<<"$pgls" ||
 	tsr_fail "pg ls does not show the reported state"
 # Only the primary counts: the steady OSD's PGs stay as computed from the map.
-"$OSDCTL" -m "$M" pg ls --format json | grep -q '"state":"active+clean","state_source":"map"' ||
+grep -q '"state":"active+clean","state_source":"map"' <<<"$pgls" ||
 	tsr_fail "pg ls: the steady OSD's PGs should show map-computed states"
 
 echo "active+clean" >"$TSR_DIR/pgstate"
-healthy() { "$OSDCTL" -m "$M" health | grep -q "^HEALTH_OK"; }
-tsr_wait_for 15 "HEALTH_OK once the primaries report active+clean" -- healthy
+healthy() { grep -q "^HEALTH_OK" <<<"$("$OSDCTL" -m "$M" health)"; }
+tsr_wait_for 60 "HEALTH_OK once the primaries report active+clean" -- healthy
 json=$("$OSDCTL" -m "$M" status --format json)
 grep -q '"states":{"active+clean":16}' <<<"$json" || tsr_fail "not 16 active+clean: $json"
 [ "$(json_num "$json" reported)" -gt 0 ] || tsr_fail "no reported PG state counted: $json"
@@ -99,7 +101,7 @@ grep -q '"states":{"active+clean":16}' <<<"$json" || tsr_fail "not 16 active+cle
 qid=$(grep osd_id "$TSR_DIR/quitter.out" | cut -d= -f2)
 q_hb=$(grep last_heartbeat_us "$TSR_DIR/quitter.out" | cut -d= -f2)
 json=$("$OSDCTL" -m "$M" osd ls --format json)
-grep -o "{\"id\":$qid,[^}]*" <<<"$json" | grep -q '"up":false' ||
+grep -q '"up":false' <<<"$(grep -o "{\"id\":$qid,[^}]*" <<<"$json")" ||
 	tsr_fail "osd.$qid not down right after OsdMarkDown: $json"
 q_down=$(grep -o "{\"id\":$qid,[^]]*" <<<"$json" | grep -o '"down_at_us":[0-9]*' | cut -d: -f2)
 tsr_log "MEASURED: clean stop: osd.$qid marked down $(( (q_down - q_hb) / 1000 )) ms after its last heartbeat"

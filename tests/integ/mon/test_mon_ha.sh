@@ -7,14 +7,8 @@
 tsr_init mon-ha
 
 declare -a P
-for i in 1 2 3; do
-	while :; do
-		p=$(tsr_free_port)
-		# The Raft port (+1000) must be free too.
-		(exec 3<>"/dev/tcp/127.0.0.1/$((p + 1000))") 2>/dev/null || break
-	done
-	P[$i]=$p
-done
+# tsr_free_port checks (and reserves) the Raft port (+1000) too.
+for i in 1 2 3; do P[$i]=$(tsr_free_port); done
 PEERS="1=127.0.0.1:${P[1]},2=127.0.0.1:${P[2]},3=127.0.0.1:${P[3]}"
 ALL="127.0.0.1:${P[1]},127.0.0.1:${P[2]},127.0.0.1:${P[3]}"
 for i in 1 2 3; do
@@ -28,7 +22,7 @@ has_quorum3() {
 	j=$("$OSDCTL" -m "$ALL" --timeout 2s status --format json) || return 1
 	grep -q '"quorum":\[[0-9],[0-9],[0-9]\]' <<<"$j"
 }
-tsr_wait_for 20 "a leader with all three monitors in quorum" -- has_quorum3
+tsr_wait_for 60 "a leader with all three monitors in quorum" -- has_quorum3
 leader=$(leader_of "$ALL")
 tsr_log "leader: mon.$leader"
 "$OSDCTL" -m "$ALL" mon ls
@@ -69,10 +63,10 @@ start_mon "mon$leader" "$leader" "${P[$leader]}" "$TSR_DIR/mon$leader" --peers "
 caught_up() {
 	"$OSDCTL" -m "127.0.0.1:${P[$leader]}" --timeout 1s debug get-map | grep -q after-failover
 }
-tsr_wait_for 20 "mon.$leader caught up" -- caught_up
+tsr_wait_for 60 "mon.$leader caught up" -- caught_up
 "$OSDCTL" -m "$ALL" pool create after-restart --pg-count 4 --size 1 || tsr_fail "pool create"
-tsr_wait_for 10 "mon.$leader follows new changes" -- bash -c \
+tsr_wait_for 60 "mon.$leader follows new changes" -- bash -c \
 	"\"$OSDCTL\" -m 127.0.0.1:${P[$leader]} --timeout 1s debug get-map | grep -q after-restart"
-tsr_wait_for 20 "all three in quorum again" -- has_quorum3
+tsr_wait_for 60 "all three in quorum again" -- has_quorum3
 tsr_log "$("$OSDCTL" -m "127.0.0.1:${P[$leader]}" debug get-map)"
 tsr_pass

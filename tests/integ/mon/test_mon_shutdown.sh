@@ -23,13 +23,16 @@ mport=$(tsr_free_port)
 MONADDR="127.0.0.1:$mport"
 
 osds_up() {
-	local n
-	n=$("$OSDCTL" -m "$MONADDR" --timeout 2s osd ls 2>/dev/null | grep -cw up) || return 1
+	local out n
+	out=$("$OSDCTL" -m "$MONADDR" --timeout 2s osd ls 2>/dev/null) || return 1
+	n=$(grep -cw up <<<"$out")
 	[ "$n" -ge 3 ]
 }
 
 pgs_active() {
-	"$OSDCTL" -m "$MONADDR" --timeout 2s status 2>/dev/null | grep -q "8 active"
+	local out
+	out=$("$OSDCTL" -m "$MONADDR" --timeout 2s status 2>/dev/null) || return 1
+	grep -q "8 active" <<<"$out"
 }
 
 sanitizer_clean() {

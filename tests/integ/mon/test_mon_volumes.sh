@@ -11,7 +11,7 @@ RAW="${TSR_MON_VOL_RAW:?}"
 port=$(tsr_free_port)
 M=127.0.0.1:$port
 start_mon mon1 1 "$port" "$TSR_DIR/mon1"
-tsr_wait_for 10 "mon.1 leads" -- bash -c "\"$OSDCTL\" -m $M --timeout 1s status >/dev/null"
+tsr_wait_for 60 "mon.1 leads" -- bash -c "\"$OSDCTL\" -m $M --timeout 1s status >/dev/null"
 "$OSDCTL" -m "$M" pool create rbd --size 1 --min-size 1 --pg-count 8 || tsr_fail "pool create"
 timeout 60 "$RAW" 127.0.0.1 "$port" rbd || tsr_fail "mon_vol_raw failed"
 tsr_assert "monitor died" -- tsr_is_running mon1
