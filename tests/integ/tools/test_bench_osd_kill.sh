@@ -13,20 +13,19 @@ osdctl volume create bk 128M >/dev/null || tsr_fail "create"
 tsr_log "bench: 20 s randrw with --verify"
 tessera-bench --volume bk --rw randrw --bs 4K --bs-max 64K --iodepth 8 --jobs 2 --runtime 20 \
 	--verify --json >"$TSR_DIR/bench.json" 2>"$TSR_DIR/bench.err" &
-bench=$!
+tsr_track bench $!
 TSR_LOGS[bench]=$TSR_DIR/bench.err
 # Let it run a while (pacing, not an assertion), then crash one OSD.
-tsr_wait_for 30 "the bench is running" -- grep -q "run " "$TSR_DIR/bench.err"
+tsr_wait_for 60 "the bench is running" -- grep -q "run " "$TSR_DIR/bench.err"
 sleep 3
 victim=$(lc_pid osd2)
 tsr_log "kill -9 osd2 (pid $victim)"
 kill -KILL "$victim"
-tsr_wait_for 30 "osd2 marked down" -- bash -c "osdctl osd ls | awk '\$2 == \"host2\" && \$3 == \"down\"' | grep -q ."
+tsr_wait_for 60 "osd2 marked down" -- bash -c "osdctl osd ls | awk '\$2 == \"host2\" && \$3 == \"down\"' | grep -q ."
 tsr_log "restart it with local-cluster.sh up"
 lc_up
 tsr_log "up again; waiting for the bench to finish"
-tsr_wait_for 120 "the bench to finish" -- bash -c "! kill -0 $bench"
-wait "$bench"
+tsr_stop bench 0 120
 rc=$?
 cat "$TSR_DIR/bench.json" >&2
 [ "$rc" = 0 ] || tsr_fail "tessera-bench exited $rc (1: I/O error, 3: verification failed)"
