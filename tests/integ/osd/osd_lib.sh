@@ -60,11 +60,14 @@ osd_start_mon() {
 			tsr_wait_port 127.0.0.1 "$mport" 60 mon
 			return 0
 		fi
-		grep -q "address already in use" "$TSR_DIR/mon.log" ||
+		# Taken: the client port ("address already in use") or the Raft
+		# port, port+1000 ("raft start failed").
+		grep -qE "address already in use|raft start failed" "$TSR_DIR/mon.log" ||
 			tsr_fail "the monitor exited at start"
 		tsr_stop mon
 		tsr_log "port $mport (or its Raft port) was taken before the monitor bound it: new port"
 		mv "$TSR_DIR/mon.log" "$TSR_DIR/mon.attempt$attempt.log"
+		TSR_LOGS[mon.attempt$attempt]=$TSR_DIR/mon.attempt$attempt.log
 	done
 	tsr_fail "no port for the monitor after 5 attempts"
 }
@@ -92,6 +95,23 @@ osd_start_cluster() {
 osd_pool_create() {
 	"$OSDCTL" -m "$MONADDR" pool create rbd --size "$1" --min-size "$2" --pg-count "$NPG" \
 		>/dev/null || tsr_fail "pool create"
+}
+
+# osd_write_all COUNT BASE DESC: the test client writes objects 0..COUNT-1 of
+# pool rbd with patterns from BASE (checked later with verify --base BASE);
+# the test fails with DESC if a write fails.
+osd_write_all() {
+	"$CLI" rewrite --mon "$MONADDR" --pool rbd --objects "$1" --base "$2" || tsr_fail "$3"
+}
+
+# osd_cluster_with_data MIN_SIZE: osd1..osd3 up, pool rbd (size 3, MIN_SIZE,
+# $NPG PGs), objects 0..NOBJ-1 written with base 1000, every PG reported
+# active+clean and HEALTH_OK.
+osd_cluster_with_data() {
+	osd_start_cluster 3
+	osd_pool_create 3 "$1"
+	osd_write_all "$NOBJ" 1000 "first writes"
+	tsr_wait_for 60 "PGs active+clean before the test" -- all_clean
 }
 
 # osd_stop N UP_AFTER: SIGTERM to osdN, which must exit 0; then wait until the
@@ -241,6 +261,38 @@ pg_objects() {
 		o=$("$CLI" oid-in-pg --mon "$MONADDR" --pool rbd --pg "$seed" --oid $((o + 1)) |
 			head -n 1)
 	done
+}
+
+# osd_io_rounds SEED STATE WHAT: up to 5 rounds of client I/O on PG SEED
+# while it is reported active+STATE: object $new (in the PG, not written
+# while osd3 was down) written and read back, object $old (written with base
+# 5000 while osd3 was down) read back; a pg ls after each round counts the
+# round in $during if the PG is still in STATE, and ends the rounds if not:
+# the order of the observations, not timing, is the proof. Sets new, old, b
+# (the last pattern of $new) and during; WHAT names the phase in messages.
+osd_io_rounds() {
+	local seed=$1 state=$2 what=$3 round
+	during=0
+	new=$("$CLI" oid-in-pg --mon "$MONADDR" --pool rbd --pg "$seed" --oid 100000 | head -n 1)
+	old=$("$CLI" oid-in-pg --mon "$MONADDR" --pool rbd --pg "$seed" --oid 0 | head -n 1)
+	[ -n "$new" ] && [ -n "$old" ] || tsr_fail "no object of PG $seed"
+	for round in 1 2 3 4 5; do
+		b=$((20000 + round))
+		"$CLI" write-one --mon "$MONADDR" --pool rbd --oid "$new" --base "$b" --expect 0 ||
+			tsr_fail "write of $new during $what"
+		"$CLI" read-one --mon "$MONADDR" --pool rbd --oid "$new" --base "$b" --expect 0 ||
+			tsr_fail "read of $new during $what"
+		"$CLI" read-one --mon "$MONADDR" --pool rbd --oid "$old" --base $((5000 + old)) \
+			--expect 0 || tsr_fail "read of $old (written while osd3 was down) during $what"
+		if pg_is_in "$seed" "$state"; then
+			during=$((during + 1))
+		else
+			break
+		fi
+	done
+	[ "$during" -ge 1 ] ||
+		tsr_fail "no I/O round completed while PG $seed was still reported $state"
+	tsr_log "$during verified I/O rounds completed while PG $seed was reported $state"
 }
 
 # A write load in the background: load_start ARGS... runs the test client's

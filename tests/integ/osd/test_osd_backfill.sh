@@ -15,11 +15,10 @@ OSD_ARGS=(--size 128M --cores 2 --io-buffers 32 --max-io 256K --op-timeout 10s -
 osd_start_mon --osd-grace 3s
 osd_start_cluster 3
 osd_pool_create 3 2
-"$CLI" rewrite --mon "$MONADDR" --pool rbd --objects 160 --base 1000 || tsr_fail "first writes"
+osd_write_all 160 1000 "first writes"
 
 osd_stop 3 2
-"$CLI" rewrite --mon "$MONADDR" --pool rbd --objects 200 --base 5000 ||
-	tsr_fail "writes while osd3 is down"
+osd_write_all 200 5000 "writes while osd3 is down"
 for oid in 150 151 152; do
 	"$CLI" delete-one --mon "$MONADDR" --pool rbd --oid "$oid" --expect 0 ||
 		tsr_fail "delete $oid"

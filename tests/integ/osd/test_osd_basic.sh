@@ -69,8 +69,7 @@ tsr_wait_for 60 "PGs active+clean after restart" -- pgs_clean
 # date: pulls where it is the primary, pushes where it is a replica. Then
 # every member holds the same data.
 osd_stop 3 2
-"$CLI" rewrite --mon "$MONADDR" --pool rbd --objects 40 --base 2000 ||
-	tsr_fail "writes while osd3 is down"
+osd_write_all 40 2000 "writes while osd3 is down"
 "$CLI" delete-one --mon "$MONADDR" --pool rbd --oid 39 --expect 0 || tsr_fail "delete"
 osd_restart 3
 tsr_wait_for 60 "3 OSDs up after osd3 returned" -- osds_up_exact 3

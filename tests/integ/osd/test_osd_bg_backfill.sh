@@ -22,14 +22,10 @@ OSD_ARGS=(--size 128M --cores 2 --io-buffers 32 --max-io 64K --object-size 256K 
 	--recovery-max-bytes-per-sec 256K --pg-log-len 8)
 osd_start_mon --osd-grace 3s
 
-osd_start_cluster 3
-osd_pool_create 3 2
-"$CLI" rewrite --mon "$MONADDR" --pool rbd --objects $NOBJ --base 1000 || tsr_fail "first writes"
-tsr_wait_for 60 "PGs active+clean before the test" -- all_clean
+osd_cluster_with_data 2
 
 osd_stop 3 2
-"$CLI" rewrite --mon "$MONADDR" --pool rbd --objects $NOBJ --base 5000 ||
-	tsr_fail "writes while osd3 is down"
+osd_write_all $NOBJ 5000 "writes while osd3 is down"
 for oid in 230 231 232; do
 	"$CLI" delete-one --mon "$MONADDR" --pool rbd --oid "$oid" --expect 0 ||
 		tsr_fail "delete $oid"
@@ -41,27 +37,7 @@ seed=$(pg_seed_in backfilling)
 [ -n "$seed" ] || tsr_fail "the backfilling PG vanished before it could be used"
 echo "PG seed $seed is backfilling: client I/O on it"
 
-during=0
-new=$("$CLI" oid-in-pg --mon "$MONADDR" --pool rbd --pg "$seed" --oid 100000 | head -n 1)
-old=$("$CLI" oid-in-pg --mon "$MONADDR" --pool rbd --pg "$seed" --oid 0 | head -n 1)
-[ -n "$new" ] && [ -n "$old" ] || tsr_fail "no object of PG $seed"
-for round in 1 2 3 4 5; do
-	b=$((20000 + round))
-	"$CLI" write-one --mon "$MONADDR" --pool rbd --oid "$new" --base "$b" --expect 0 ||
-		tsr_fail "write of $new during backfill"
-	"$CLI" read-one --mon "$MONADDR" --pool rbd --oid "$new" --base "$b" --expect 0 ||
-		tsr_fail "read of $new during backfill"
-	"$CLI" read-one --mon "$MONADDR" --pool rbd --oid "$old" --base $((5000 + old)) --expect 0 ||
-		tsr_fail "read of $old (written while osd3 was down) during backfill"
-	if pg_is_in "$seed" backfilling; then
-		during=$((during + 1))
-	else
-		break
-	fi
-done
-[ "$during" -ge 1 ] ||
-	tsr_fail "no I/O round completed while PG $seed was still reported backfilling"
-echo "$during verified I/O rounds completed while PG $seed was reported backfilling"
+osd_io_rounds "$seed" backfilling backfill
 grep -q "backfilling it in the background" "$TSR_DIR"/osd*.log ||
 	tsr_fail "no background backfill was logged"
 grep -q "backfill into this OSD started" "$TSR_DIR/osd3.log" ||

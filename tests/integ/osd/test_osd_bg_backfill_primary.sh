@@ -18,17 +18,12 @@ OSD_ARGS=(--size 128M --cores 2 --io-buffers 32 --max-io 64K --object-size 256K 
 	--recovery-max-bytes-per-sec 256K --pg-log-len 8 --no-recovery-blocking-pull)
 osd_start_mon --osd-grace 3s
 
-
-osd_start_cluster 3
-osd_pool_create 3 2
-"$CLI" rewrite --mon "$MONADDR" --pool rbd --objects $NOBJ --base 1000 || tsr_fail "first writes"
-tsr_wait_for 60 "PGs active+clean before the test" -- all_clean
+osd_cluster_with_data 2
 id3=$(osd_id 3)
 [ -n "$id3" ] || tsr_fail "no id for osd3"
 
 osd_stop 3 2
-"$CLI" rewrite --mon "$MONADDR" --pool rbd --objects $NOBJ --base 5000 ||
-	tsr_fail "writes while osd3 is down"
+osd_write_all $NOBJ 5000 "writes while osd3 is down"
 
 osd_restart 3
 tsr_wait_for 60 "a PG reported active+backfilling" -- have_pg_in backfilling

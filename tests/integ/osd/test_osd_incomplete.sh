@@ -32,14 +32,10 @@ have_pulling() {
 	[ -n "$(pulling_pg)" ]
 }
 
-osd_start_cluster 3
-osd_pool_create 3 1
-"$CLI" rewrite --mon "$MONADDR" --pool rbd --objects $NOBJ --base 1000 || tsr_fail "first writes"
-tsr_wait_for 60 "PGs active+clean before the test" -- all_clean
+osd_cluster_with_data 1
 
 osd_stop 3 2
-"$CLI" rewrite --mon "$MONADDR" --pool rbd --objects $NOBJ --base 5000 ||
-	tsr_fail "writes while osd3 is down"
+osd_write_all $NOBJ 5000 "writes while osd3 is down"
 start_osd 3
 tsr_wait_for 60 "osd3 pulls a PG in the background" -- have_pulling
 seed=$((16#$(pulling_pg)))

@@ -48,7 +48,7 @@ pgs_of() {
 
 osd_start_cluster 4
 osd_pool_create 3 2
-"$CLI" rewrite --mon "$MONADDR" --pool rbd --objects 60 --base 1000 || tsr_fail "first writes"
+osd_write_all 60 1000 "first writes"
 tsr_wait_for 60 "PGs active+clean before the test" -- settled with 0
 
 # The primary of object 0 holds PGs (it is primary of at least that one).
@@ -80,8 +80,7 @@ tsr_log "osd.$OUT out: its PGs moved to the others (backfill), HEALTH_OK, data v
 
 # Changes while it is out, then in again: its PGs return to it and it is
 # brought up to date (its copies are older, one object was deleted).
-"$CLI" rewrite --mon "$MONADDR" --pool rbd --objects 60 --base 2000 ||
-	tsr_fail "writes while osd.$OUT is out"
+osd_write_all 60 2000 "writes while osd.$OUT is out"
 "$CLI" delete-one --mon "$MONADDR" --pool rbd --oid 59 --expect 0 || tsr_fail "delete"
 "$OSDCTL" -m "$MONADDR" osd in "$OUT" || tsr_fail "osd in $OUT"
 tsr_wait_for 120 "every PG active+clean with osd.$OUT back, HEALTH_OK" -- settled with "$OUT"

@@ -19,14 +19,10 @@ OSD_ARGS=(--size 128M --cores 2 --io-buffers 32 --max-io 64K --object-size 256K 
 	--recovery-max-bytes-per-sec 256K --no-recovery-blocking-pull)
 osd_start_mon --osd-grace 3s
 
-osd_start_cluster 3
-osd_pool_create 3 2
-"$CLI" rewrite --mon "$MONADDR" --pool rbd --objects $NOBJ --base 1000 || tsr_fail "first writes"
-tsr_wait_for 60 "PGs active+clean before the test" -- all_clean
+osd_cluster_with_data 2
 
 osd_stop 3 2
-"$CLI" rewrite --mon "$MONADDR" --pool rbd --objects $NOBJ --base 5000 ||
-	tsr_fail "writes while osd3 is down"
+osd_write_all $NOBJ 5000 "writes while osd3 is down"
 
 osd_restart 3
 tsr_wait_for 60 "a PG reported active+recovering" -- have_pg_in recovering
@@ -37,27 +33,7 @@ echo "PG seed $seed is recovering: client I/O on it"
 # Rounds of write + verified read-back on objects of that PG: one not written
 # while osd3 was down (new) and one it misses (rewritten, not yet pushed or
 # pushed already). Each round is followed by a pg ls.
-during=0
-new=$("$CLI" oid-in-pg --mon "$MONADDR" --pool rbd --pg "$seed" --oid 100000 | head -n 1)
-old=$("$CLI" oid-in-pg --mon "$MONADDR" --pool rbd --pg "$seed" --oid 0 | head -n 1)
-[ -n "$new" ] && [ -n "$old" ] || tsr_fail "no object of PG $seed"
-for round in 1 2 3 4 5; do
-	b=$((20000 + round))
-	"$CLI" write-one --mon "$MONADDR" --pool rbd --oid "$new" --base "$b" --expect 0 ||
-		tsr_fail "write of $new during recovery"
-	"$CLI" read-one --mon "$MONADDR" --pool rbd --oid "$new" --base "$b" --expect 0 ||
-		tsr_fail "read of $new during recovery"
-	"$CLI" read-one --mon "$MONADDR" --pool rbd --oid "$old" --base $((5000 + old)) --expect 0 ||
-		tsr_fail "read of $old (written while osd3 was down) during recovery"
-	if pg_is_in "$seed" recovering; then
-		during=$((during + 1))
-	else
-		break
-	fi
-done
-[ "$during" -ge 1 ] ||
-	tsr_fail "no I/O round completed while PG $seed was still reported recovering"
-echo "$during verified I/O rounds completed while PG $seed was reported recovering"
+osd_io_rounds "$seed" recovering recovery
 grep -q "recovering it in the background" "$TSR_DIR"/osd*.log ||
 	tsr_fail "no background recovery was logged"
 

@@ -33,14 +33,10 @@ some_incomplete() {
 	[ "$(incomplete_pgs "$1")" -ge 1 ]
 }
 
-osd_start_cluster 3
-osd_pool_create 3 1
-"$CLI" rewrite --mon "$MONADDR" --pool rbd --objects $NOBJ --base 1000 || tsr_fail "first writes"
-tsr_wait_for 60 "PGs active+clean before the test" -- all_clean
+osd_cluster_with_data 1
 
 osd_stop 3 2
-"$CLI" rewrite --mon "$MONADDR" --pool rbd --objects $NOBJ --base 5000 ||
-	tsr_fail "writes while osd3 is down"
+osd_write_all $NOBJ 5000 "writes while osd3 is down"
 osd_stop 1 1
 # osd2 alone (min_size 1) takes one more write: only osd2 has it.
 "$CLI" write-one --mon "$MONADDR" --pool rbd --oid 7 --base 7777 --expect 0 ||

@@ -18,19 +18,14 @@ OSD_ARGS=(--size 128M --cores 2 --io-buffers 32 --max-io 64K --object-size 256K 
 	--recovery-max-bytes-per-sec 256K --no-recovery-blocking-pull)
 osd_start_mon --osd-grace 2s
 
-osd_start_cluster 3
-osd_pool_create 3 1
-"$CLI" rewrite --mon "$MONADDR" --pool rbd --objects $NOBJ --base 1000 || tsr_fail "first writes"
-tsr_wait_for 60 "PGs active+clean before the test" -- all_clean
+osd_cluster_with_data 1
 id2=$(osd_id 2)
 id3=$(osd_id 3)
 
 osd_stop 3 2
-"$CLI" rewrite --mon "$MONADDR" --pool rbd --objects $NOBJ --base 3000 ||
-	tsr_fail "writes while osd3 is down"
+osd_write_all $NOBJ 3000 "writes while osd3 is down"
 osd_stop 2 1
-"$CLI" rewrite --mon "$MONADDR" --pool rbd --objects $NOBJ --base 5000 ||
-	tsr_fail "writes on osd1 alone (min_size 1)"
+osd_write_all $NOBJ 5000 "writes on osd1 alone (min_size 1)"
 
 # osd3 first (alone behind: recovered in the background), then osd2 while
 # osd3 is still behind: now both are, and osd3 stays the background one.

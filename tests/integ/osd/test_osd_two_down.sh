@@ -26,11 +26,10 @@ reads_waiting() {
 
 osd_start_cluster 3
 osd_pool_create 3 2
-"$CLI" rewrite --mon "$MONADDR" --pool rbd --objects 20 --base 1000 || tsr_fail "first writes"
+osd_write_all 20 1000 "first writes"
 
 osd_stop 1 2
-"$CLI" rewrite --mon "$MONADDR" --pool rbd --objects 20 --base 2000 ||
-	tsr_fail "writes while osd1 is down"
+osd_write_all 20 2000 "writes while osd1 is down"
 tsr_kill osd2
 osd_kill 3 0
 osd_restart 1
