@@ -20,56 +20,11 @@
 # The daemons are started by tessera-service (PIDs in the run dir); the EXIT
 # trap stops exactly those PIDs, whatever happened.
 . "$(dirname "$0")/../lib.sh"
-tsr_init ansible
-
-SRC=${TSR_SRC:-$(cd "$(dirname "$0")/../../.." && pwd)}
-PLAYBOOKS="$SRC/deploy/ansible"
-OSDCTL="$TSR_BIN/osdctl"
+. "$(dirname "$0")/ans_lib.sh"
+ans_init ansible
 CLI="${TSR_OSD_TESTCLI:-$(dirname "$TSR_BIN")/tests/integ/osd/tessera-osd-testcli}"
 
-if ! command -v ansible-playbook >/dev/null 2>&1; then
-	# CI installs ansible (scripts/install-deps.sh): there a skip would hide a gap.
-	[ -n "${CI:-}" ] && tsr_fail "ansible-playbook is not installed (CI must run this test)"
-	tsr_log "SKIP: ansible-playbook is not installed (scripts/install-deps.sh installs it)"
-	rm -rf "$TSR_DIR"
-	TSR_DIR=""
-	exit 77
-fi
-
-ROOT=$TSR_DIR/root
-RUN=$ROOT/run
-LOG=$ROOT/log
-mkdir -p "$ROOT" "$TSR_DIR/ansible-tmp"
-
-# Stop every daemon tessera-service recorded (exactly those PIDs), then the
-# harness cleanup (log dump on failure, temp dir).
-ans_cleanup() {
-	local f pid
-	for f in "$RUN"/*.pid; do
-		[ -e "$f" ] || continue
-		read -r pid _ <"$f" || continue
-		kill -TERM "$pid" 2>/dev/null
-	done
-	for f in "$RUN"/*.pid; do
-		[ -e "$f" ] || continue
-		read -r pid _ <"$f" || continue
-		for _ in $(seq 1 100); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$pid" 2>/dev/null
-	done
-	return 0
-}
-trap 'rc=$?; ans_cleanup; (exit $rc); tsr__cleanup' EXIT
-
 for f in mon.1 osd.osd0 osd.osd1 osd.osd2 osd.osd3 iscsi.gw0 vhost.vol1; do TSR_LOGS[$f]=$LOG/$f.log; done
-
-export ANSIBLE_CONFIG="$PLAYBOOKS/ansible.cfg"
-export ANSIBLE_LOCAL_TEMP="$TSR_DIR/ansible-tmp"
-export ANSIBLE_REMOTE_TEMP="$TSR_DIR/ansible-tmp"
-export ANSIBLE_NOCOLOR=1
-export ANSIBLE_FORCE_COLOR=0
 
 # 1. Static checks.
 for pb in site.yml add-osd.yml remove-osd.yml rolling-restart.yml; do
@@ -170,30 +125,19 @@ write_inventory 4
 head -c 1M /dev/urandom >"$TSR_DIR/foreign.img"
 write_inventory 4 -foreign "- {name: osdx, path: $TSR_DIR/foreign.img, port_base: $(tsr_free_port)}"
 
-# play NAME INVENTORY PLAYBOOK [ARGS...]: run a playbook, keep its output in
-# $TSR_DIR/NAME.out, fail the test (with the output) if it fails.
-play() {
-	local name=$1 inv=$2 pb=$3 start
-	shift 3
-	start=$(date +%s)
-	tsr_log "ansible-playbook $pb ($name)"
-	if ! ansible-playbook -i "$inv" "$PLAYBOOKS/$pb" "$@" >"$TSR_DIR/$name.out" 2>&1; then
-		tail -n 80 "$TSR_DIR/$name.out" >&2
-		tsr_fail "$pb ($name) failed"
-	fi
-	tsr_log "$pb ($name) done in $(( $(date +%s) - start )) s: $(grep -E '^localhost +:' "$TSR_DIR/$name.out")"
-}
-
 health_ok() {
-	[ "$("$OSDCTL" -m "$MONADDR" --timeout 2s health 2>/dev/null | head -n 1)" = HEALTH_OK ]
+	local out
+	out=$("$OSDCTL" -m "$MONADDR" --timeout 2s health 2>/dev/null) || return 1
+	[ "$(head -n 1 <<<"$out")" = HEALTH_OK ]
 }
 osds_up() {
-	local n
-	n=$("$OSDCTL" -m "$MONADDR" --timeout 2s osd ls 2>/dev/null | grep -cw up)
+	local out n
+	out=$("$OSDCTL" -m "$MONADDR" --timeout 2s osd ls 2>/dev/null) || return 1
+	n=$(grep -cw up <<<"$out")
 	[ "$n" = "$1" ]
 }
 
-play deploy "$TSR_DIR/inventory-3.yml" site.yml
+ans_play deploy "$TSR_DIR/inventory-3.yml" site.yml
 tsr_assert "3 OSDs up after site.yml" -- osds_up 3
 tsr_assert "HEALTH_OK after site.yml" -- health_ok
 grep -q "^mon = $MONADDR\$" "$ROOT/etc/citest.conf" ||
@@ -203,12 +147,12 @@ env -u TESSERA_MON TESSERA_CONF="$ROOT/etc/citest.conf" "$OSDCTL" health >/dev/n
 ndaemons=4
 if [ -n "$ISCSI_PORT" ]; then
 	ndaemons=$((ndaemons + 1))
-	tsr_wait_port 127.0.0.1 "$ISCSI_PORT" 20
+	tsr_wait_port 127.0.0.1 "$ISCSI_PORT" 60
 	tsr_log "tessera-iscsi serves vol1 on 127.0.0.1:$ISCSI_PORT"
 fi
 if [ -n "$gw_vars" ] && [ -x "$TSR_BIN/tessera-vhost" ]; then
 	ndaemons=$((ndaemons + 1))
-	tsr_wait_for 20 "the vhost-user socket" -- test -S "$VHOST_SOCK"
+	tsr_wait_for 60 "the vhost-user socket" -- test -S "$VHOST_SOCK"
 	tsr_log "tessera-vhost serves vol1 on $VHOST_SOCK"
 fi
 npid=$(find "$RUN" -name '*.pid' | wc -l)
@@ -220,9 +164,9 @@ npid=$(find "$RUN" -name '*.pid' | wc -l)
 have_volumes=0
 "$OSDCTL" volume ls --help >/dev/null 2>&1 && have_volumes=1
 have_bench=0
-"$TSR_BIN/tessera-bench" --help 2>&1 | grep -q -- '--volume' && have_bench=1
+grep -q -- '--volume' <<<"$("$TSR_BIN/tessera-bench" --help 2>&1)" && have_bench=1
 if [ "$have_volumes" = 1 ]; then
-	"$OSDCTL" -m "$MONADDR" volume ls | grep -qw vol1 || tsr_fail "site.yml did not create vol1"
+	grep -qw vol1 <<<"$("$OSDCTL" -m "$MONADDR" volume ls)" || tsr_fail "site.yml did not create vol1"
 	head -c 16M /dev/urandom >"$TSR_DIR/pattern"
 	"$OSDCTL" -m "$MONADDR" volume import --existing "$TSR_DIR/pattern" vol1 ||
 		tsr_fail "writing vol1 (volume import)"
@@ -245,21 +189,21 @@ fi
 
 # 3. A second run changes nothing (and leaves the running daemons alone).
 pids_before=$(cat "$RUN"/*.pid | sort)
-play again "$TSR_DIR/inventory-3.yml" site.yml
+ans_play again "$TSR_DIR/inventory-3.yml" site.yml
 recap=$(grep -E '^localhost +:' "$TSR_DIR/again.out")
 grep -Eq 'changed=0 .*failed=0' <<<"$recap" || tsr_fail "second run of site.yml: $recap"
 [ "$(cat "$RUN"/*.pid | sort)" = "$pids_before" ] || tsr_fail "the second run restarted daemons"
 tsr_log "second run: $recap"
 
 # 4. Add a fourth OSD.
-play add "$TSR_DIR/inventory-4.yml" add-osd.yml -l localhost
+ans_play add "$TSR_DIR/inventory-4.yml" add-osd.yml -l localhost
 tsr_assert "4 OSDs up after add-osd.yml" -- osds_up 4
 tsr_assert "HEALTH_OK after add-osd.yml" -- health_ok
 
 # 5. Remove osd1 (one of the first three) safely.
-play remove "$TSR_DIR/inventory-4.yml" remove-osd.yml -e osd_host=localhost -e osd_name=osd1
+ans_play remove "$TSR_DIR/inventory-4.yml" remove-osd.yml -e osd_host=localhost -e osd_name=osd1
 grep -q "removing osd\.[0-9]" "$TSR_DIR/remove.out" || tsr_fail "remove-osd.yml did not name the OSD"
-[ "$("$OSDCTL" -m "$MONADDR" osd ls --format json | grep -o '"id":' | wc -l)" = 3 ] ||
+[ "$(grep -o '"id":' <<<"$("$OSDCTL" -m "$MONADDR" osd ls --format json)" | wc -l)" = 3 ] ||
 	tsr_fail "the map does not have 3 OSDs after osd rm"
 tsr_assert "3 OSDs up after remove-osd.yml" -- osds_up 3
 tsr_assert "HEALTH_OK after remove-osd.yml" -- health_ok
@@ -295,7 +239,7 @@ tsr_log "a device holding data is refused and left untouched"
 # Rolling restart: every daemon restarted (new PIDs), HEALTH_OK, data intact.
 declare -A old_pid=()
 for f in "$RUN"/*.pid; do read -r p _ <"$f"; old_pid[$(basename "$f")]=$p; done
-play restart "$TSR_DIR/inventory-4.yml" rolling-restart.yml
+ans_play restart "$TSR_DIR/inventory-4.yml" rolling-restart.yml
 for f in "${!old_pid[@]}"; do
 	read -r p _ <"$RUN/$f" || tsr_fail "$f is gone after the rolling restart"
 	[ "$p" != "${old_pid[$f]}" ] || tsr_fail "${f%.pid} was not restarted"
@@ -312,12 +256,9 @@ fi
 tsr_log "rolling restart: ${#old_pid[@]} daemons restarted one host at a time, data intact"
 
 # A run of site.yml after the removal leaves osd1 stopped and changes nothing.
-play after "$TSR_DIR/inventory-4.yml" site.yml
+ans_play after "$TSR_DIR/inventory-4.yml" site.yml
 recap=$(grep -E '^localhost +:' "$TSR_DIR/after.out")
 grep -Eq 'changed=0 .*failed=0' <<<"$recap" || tsr_fail "site.yml after the removal: $recap"
 [ ! -e "$RUN/osd.osd1.pid" ] || tsr_fail "site.yml started the removed osd1 again"
-# Sanitizer builds: a report in any daemon's log fails the test.
-if grep -l -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$LOG"/*.log; then
-	tsr_fail "a sanitizer report in a daemon log (above)"
-fi
+ans_no_sanitizer_report
 tsr_pass

@@ -9,52 +9,10 @@
 # daemon gets a new PID, the quorum is 3 again and the volume written before
 # reads back identical.
 . "$(dirname "$0")/../lib.sh"
-tsr_init ansible-ha
-
-SRC=${TSR_SRC:-$(cd "$(dirname "$0")/../../.." && pwd)}
-PLAYBOOKS="$SRC/deploy/ansible"
-OSDCTL="$TSR_BIN/osdctl"
-
-if ! command -v ansible-playbook >/dev/null 2>&1; then
-	# CI installs ansible (scripts/install-deps.sh): there a skip would hide a gap.
-	[ -n "${CI:-}" ] && tsr_fail "ansible-playbook is not installed (CI must run this test)"
-	tsr_log "SKIP: ansible-playbook is not installed (scripts/install-deps.sh installs it)"
-	rm -rf "$TSR_DIR"
-	TSR_DIR=""
-	exit 77
-fi
-
-ROOT=$TSR_DIR/root
-RUN=$ROOT/run
-LOG=$ROOT/log
-mkdir -p "$ROOT" "$TSR_DIR/ansible-tmp"
-
-# Stop exactly the PIDs tessera-service recorded, then the harness cleanup.
-ans_cleanup() {
-	local f pid
-	for f in "$RUN"/*.pid; do
-		[ -e "$f" ] || continue
-		read -r pid _ <"$f" || continue
-		kill -TERM "$pid" 2>/dev/null
-	done
-	for f in "$RUN"/*.pid; do
-		[ -e "$f" ] || continue
-		read -r pid _ <"$f" || continue
-		for _ in $(seq 1 100); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$pid" 2>/dev/null
-	done
-	return 0
-}
-trap 'rc=$?; ans_cleanup; (exit $rc); tsr__cleanup' EXIT
+. "$(dirname "$0")/ans_lib.sh"
+ans_init ansible-ha
 for f in mon.1 mon.2 mon.3 osd.o1 osd.o2 osd.o3; do TSR_LOGS[$f]=$LOG/$f.log; done
 
-export ANSIBLE_CONFIG="$PLAYBOOKS/ansible.cfg"
-export ANSIBLE_LOCAL_TEMP="$TSR_DIR/ansible-tmp"
-export ANSIBLE_REMOTE_TEMP="$TSR_DIR/ansible-tmp"
-export ANSIBLE_NOCOLOR=1
 
 declare -a mport oport
 for i in 1 2 3; do
@@ -99,16 +57,6 @@ all:
         h3: {tessera_osds: [{name: o3, size: 128M, port_base: ${oport[3]}, options: {failure-domain: h3}}]}
 EOF
 
-play() {
-	local name=$1 pb=$2 start
-	start=$(date +%s)
-	tsr_log "ansible-playbook $pb"
-	if ! ansible-playbook -i "$TSR_DIR/inventory.yml" "$PLAYBOOKS/$pb" >"$TSR_DIR/$name.out" 2>&1; then
-		tail -n 80 "$TSR_DIR/$name.out" >&2
-		tsr_fail "$pb failed"
-	fi
-	tsr_log "$pb done in $(( $(date +%s) - start )) s"
-}
 healthy_quorum_3() {
 	local s
 	s=$("$OSDCTL" -m "$MONS" --timeout 3s status --format json 2>/dev/null) || return 1
@@ -116,7 +64,7 @@ healthy_quorum_3() {
 		grep -q '"up":3' <<<"$s"
 }
 
-play deploy site.yml
+ans_play deploy "$TSR_DIR/inventory.yml" site.yml
 tsr_assert "HEALTH_OK, quorum 1,2,3, 3 OSDs up after site.yml" -- healthy_quorum_3
 grep -q "^peers = 1=127.0.0.1:${mport[1]}/" "$ROOT/etc/ha/mon.2.conf" ||
 	tsr_fail "mon.2 was not given the peers"
@@ -126,7 +74,7 @@ head -c 8M /dev/urandom >"$TSR_DIR/pattern"
 declare -A old_pid=()
 for f in "$RUN"/*.pid; do read -r p _ <"$f"; old_pid[$(basename "$f")]=$p; done
 [ "${#old_pid[@]}" = 6 ] || tsr_fail "expected 6 daemons, found ${#old_pid[@]} PID files"
-play restart rolling-restart.yml
+ans_play restart "$TSR_DIR/inventory.yml" rolling-restart.yml
 for f in "${!old_pid[@]}"; do
 	read -r p _ <"$RUN/$f" || tsr_fail "$f is gone after the rolling restart"
 	[ "$p" != "${old_pid[$f]}" ] || tsr_fail "${f%.pid} was not restarted"
@@ -139,7 +87,5 @@ grep -q "PLAY \[Restart the monitors, one at a time\]" "$TSR_DIR/restart.out" ||
 tsr_assert "HEALTH_OK, quorum 1,2,3 after rolling-restart.yml" -- healthy_quorum_3
 "$OSDCTL" -m "$MONS" volume export v1 "$TSR_DIR/export" || tsr_fail "reading v1"
 cmp "$TSR_DIR/pattern" "$TSR_DIR/export" || tsr_fail "v1 differs after the rolling restart"
-if grep -l -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$LOG"/*.log; then
-	tsr_fail "a sanitizer report in a daemon log (above)"
-fi
+ans_no_sanitizer_report
 tsr_pass
