@@ -26,7 +26,8 @@ iscsi_cluster_up() {
 }
 
 iscsi__osd_up() {
-	"$OSDCTL" -m "$MONADDR" --timeout 2s osd ls 2>/dev/null | grep -qw up
+	local out
+	out=$("$OSDCTL" -m "$MONADDR" --timeout 2s osd ls 2>/dev/null) && grep -qw up <<<"$out"
 }
 
 iscsi__health_ok() {

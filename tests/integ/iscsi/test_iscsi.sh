@@ -30,13 +30,16 @@ U1="iscsi://127.0.0.1:$PORT/$IQN1/1"
 
 # Discovery: the ACL hides the secure target from other initiators.
 out=$(iscsi-ls "iscsi://127.0.0.1:$PORT") || tsr_fail "iscsi-ls"
-echo "$out" | grep -q "$IQN1" || tsr_fail "discovery does not list $IQN1: $out"
-echo "$out" | grep -q "$IQN2" && tsr_fail "discovery lists $IQN2 to an initiator outside its ACL"
+grep -q "$IQN1" <<<"$out" || tsr_fail "discovery does not list $IQN1: $out"
+grep -q "$IQN2" <<<"$out" && tsr_fail "discovery lists $IQN2 to an initiator outside its ACL"
 out=$(iscsi-ls -i "$GOOD" "iscsi://127.0.0.1:$PORT") || tsr_fail "iscsi-ls as $GOOD"
-echo "$out" | grep -q "$IQN2" || tsr_fail "discovery hides $IQN2 from $GOOD: $out"
+grep -q "$IQN2" <<<"$out" || tsr_fail "discovery hides $IQN2 from $GOOD: $out"
 
-iscsi-inq "$U1" | grep -q "Vendor:TESSERA" || tsr_fail "INQUIRY"
-iscsi-readcapacity16 "$U1" | grep -q "Total size:67108864" || tsr_fail "READ CAPACITY(16) of vol1"
+# Output captured first: under pipefail, grep -q ending a pipe early can fail it.
+out=$(iscsi-inq "$U1") || tsr_fail "INQUIRY"
+grep -q "Vendor:TESSERA" <<<"$out" || tsr_fail "INQUIRY: $out"
+out=$(iscsi-readcapacity16 "$U1") || tsr_fail "READ CAPACITY(16) of vol1"
+grep -q "Total size:67108864" <<<"$out" || tsr_fail "READ CAPACITY(16) of vol1: $out"
 
 cd "$TSR_DIR" || exit 1
 iscsi-test-cu --dataloss -x -t ALL.Read10,ALL.Write10,ALL.CompareAndWrite,ALL.Unmap "$U1" \

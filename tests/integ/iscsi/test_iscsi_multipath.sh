@@ -25,7 +25,8 @@ U2="iscsi://127.0.0.1:$P2/$IQN1/1"
 sn1=$(iscsi-inq -e 1 -c 128 "$U1" | grep -i "serial") || tsr_fail "VPD 0x80 via gw1"
 sn2=$(iscsi-inq -e 1 -c 128 "$U2" | grep -i "serial") || tsr_fail "VPD 0x80 via gw2"
 [ -n "$sn1" ] && [ "$sn1" = "$sn2" ] || tsr_fail "serials differ: '$sn1' vs '$sn2'"
-iscsi-inq -e 1 -c 131 "$U1" | grep -q "Designator Type:(3) NAA" || tsr_fail "no NAA designator"
+out=$(iscsi-inq -e 1 -c 131 "$U1") || tsr_fail "INQUIRY VPD 0x83"
+grep -q "Designator Type:(3) NAA" <<<"$out" || tsr_fail "no NAA designator: $out"
 
 cd "$TSR_DIR" || exit 1
 # CompareAndWrite first: it compares LBA 256, one block past what it zeroes,
