@@ -18,9 +18,7 @@ CTL="${TSR_CLIENT_TESTS:?}/ctl_api"
 NPG=16
 OSD_ARGS=(--size 64M --cores 1 --io-buffers 32 --max-io 256K)
 osd_start_mon
-osd_start_cluster 3
-osd_pool_create 3 2
-tsr_wait_for 60 "PGs active+clean" -- pgs_clean
+osd_cluster_ready
 
 timeout 120 "$CTL" run "$MONADDR" >"$TSR_DIR/run.out" 2>"$TSR_DIR/run.err"
 rc=$?

@@ -16,9 +16,7 @@ IOC="${TSR_CLIENT_TESTS:?}/io_check"
 NPG=16
 OSD_ARGS=(--size 128M --cores 2 --io-buffers 128 --max-io 256K)
 osd_start_mon --osd-grace 3s
-osd_start_cluster 3
-osd_pool_create 3 2
-tsr_wait_for 60 "PGs active+clean" -- pgs_clean
+osd_cluster_ready
 
 last_ops() {
 	grep "^ops " "$TSR_DIR/load.log" | tail -n 1 | awk '{print $2}'

@@ -104,6 +104,14 @@ osd_write_all() {
 	"$CLI" rewrite --mon "$MONADDR" --pool rbd --objects "$1" --base "$2" || tsr_fail "$3"
 }
 
+# osd_cluster_ready: osd1..osd3 up, pool rbd (size 3, min_size 2, $NPG PGs),
+# every PG active+clean in osdctl status.
+osd_cluster_ready() {
+	osd_start_cluster 3
+	osd_pool_create 3 2
+	tsr_wait_for 60 "PGs active+clean" -- pgs_clean
+}
+
 # osd_cluster_with_data MIN_SIZE: osd1..osd3 up, pool rbd (size 3, MIN_SIZE,
 # $NPG PGs), objects 0..NOBJ-1 written with base 1000, every PG reported
 # active+clean and HEALTH_OK.

@@ -24,9 +24,7 @@ NPG=16
 # restart on a slow machine.
 OSD_ARGS=(--size 128M --cores 2 --io-buffers 32 --max-io 256K --op-timeout 10s)
 osd_start_mon --osd-grace 3s
-osd_start_cluster 3
-osd_pool_create 3 2
-tsr_wait_for 60 "PGs active+clean" -- pgs_clean
+osd_cluster_ready
 
 "$CLI" run --mon "$MONADDR" --pool rbd --objects 40 --state "$TSR_DIR/state" ||
 	tsr_fail "test client run"
