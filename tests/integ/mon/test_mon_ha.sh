@@ -61,7 +61,7 @@ start_mon "mon$leader" "$leader" "${P[$leader]}" "$TSR_DIR/mon$leader" --peers "
 	--election-timeout 500ms --raft-heartbeat 50ms --snapshot-threshold 16 \
 	--snapshot-trailing 8
 caught_up() {
-	"$OSDCTL" -m "127.0.0.1:${P[$leader]}" --timeout 1s debug get-map | grep -q after-failover
+	grep -q after-failover <<<"$("$OSDCTL" -m "127.0.0.1:${P[$leader]}" --timeout 1s debug get-map)"
 }
 tsr_wait_for 60 "mon.$leader caught up" -- caught_up
 "$OSDCTL" -m "$ALL" pool create after-restart --pg-count 4 --size 1 || tsr_fail "pool create"

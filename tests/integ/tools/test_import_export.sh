@@ -17,7 +17,8 @@ osdctl volume import "$f" rt --progress >"$TSR_DIR/imp.out" 2>"$TSR_DIR/imp.err"
 	{ cat "$TSR_DIR/imp.err" >&2; tsr_fail "import"; }
 cat "$TSR_DIR/imp.out" >&2
 grep -q "100.0%" "$TSR_DIR/imp.err" || tsr_fail "no progress bar with --progress"
-osdctl -f json volume info rt | grep -q '"size":268435456' || tsr_fail "volume size is not the file size"
+grep -q '"size":268435456' <<<"$(osdctl -f json volume info rt)" ||
+	tsr_fail "volume size is not the file size"
 tsr_log "export it back and compare"
 osdctl volume export rt "$TSR_DIR/back.img" >&2 || tsr_fail "export"
 cmp "$f" "$TSR_DIR/back.img" || tsr_fail "exported data differs from the imported file"
@@ -28,7 +29,8 @@ head -c 1000000 /dev/urandom >"$g"
 truncate -s 9000001 "$g"
 printf 'tail' >>"$g"
 osdctl volume import "$g" odd >/dev/null || tsr_fail "import odd"
-osdctl -f json volume info odd | grep -q '"size":9003008' || tsr_fail "odd size not rounded up to 4 KiB: $(osdctl -f json volume info odd)"
+info=$(osdctl -f json volume info odd)
+grep -q '"size":9003008' <<<"$info" || tsr_fail "odd size not rounded up to 4 KiB: $info"
 osdctl volume export odd "$TSR_DIR/odd.back" >/dev/null || tsr_fail "export odd"
 size=$(stat -c %s "$g")
 cmp -n "$size" "$g" "$TSR_DIR/odd.back" || tsr_fail "odd file differs"
