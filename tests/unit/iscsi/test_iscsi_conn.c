@@ -383,21 +383,20 @@ END_TEST
 int
 main(void)
 {
+	const TTest *const tests[] = {
+		datasn_repeated,	datasn_ahead_and_minus_one, datasn_swapped,
+		datasn_in_r2t_sequence, datasn_in_order_writes,	    data_out_beyond_edtl_closes,
+	};
 	Suite *s = suite_create("iscsi_conn");
 	TCase *tc = tcase_create("datasn");
-	SRunner *sr;
+	SRunner *sr = srunner_create(s);
 	int nfail;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, datasn_repeated);
-	tcase_add_test(tc, datasn_ahead_and_minus_one);
-	tcase_add_test(tc, datasn_swapped);
-	tcase_add_test(tc, datasn_in_r2t_sequence);
-	tcase_add_test(tc, datasn_in_order_writes);
-	tcase_add_test(tc, data_out_beyond_edtl_closes);
+	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
+		tcase_add_test(tc, tests[i]);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	nfail = srunner_ntests_failed(sr);
 	srunner_free(sr);
