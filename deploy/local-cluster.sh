@@ -110,7 +110,7 @@ running() { # NAME: the recorded PID is alive and is our daemon (its command lin
 	pid=$(cat "$f")
 	[[ $pid =~ ^[0-9]+$ ]] || return 1
 	kill -0 "$pid" 2>/dev/null || return 1
-	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$dir/"
+	grep -qF -- "$dir/" < <(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)
 }
 
 daemons() { # every daemon name of the recorded layout, monitors first
@@ -121,7 +121,7 @@ daemons() { # every daemon name of the recorded layout, monitors first
 
 port_busy() {
 	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-	ss -Htln "sport = :$1" 2>/dev/null | grep -q .
+	grep -q . < <(ss -Htln "sport = :$1" 2>/dev/null)
 }
 
 # All ports of the layout with base $1 are free (and below the ephemeral range).
@@ -303,7 +303,7 @@ do_up() {
 	say "waiting for $osds OSD(s) to be up"
 	wait_until 90 "$osds OSDs up" osds_up
 
-	if ! osdctl_q "pool ls" | grep -qw rbd; then
+	if ! grep -qw rbd < <(osdctl_q "pool ls"); then
 		local psize=$(( osds < 3 ? osds : 3 ))
 		local pmin=$(( psize - psize / 2 ))
 		say "creating pool rbd (size $psize, min_size $pmin, $pgs PGs)"

@@ -11,7 +11,7 @@ for prog in "$TSR_BIN"/*; do
 	name=$(basename "$prog")
 	found=$((found + 1))
 	out=$("$prog" --help 2>&1) || tsr_fail "$name --help exited non-zero"
-	echo "$out" | grep -qi "usage" || tsr_fail "$name --help printed no usage"
+	grep -qi "usage" <<<"$out" || tsr_fail "$name --help printed no usage"
 	if "$prog" --no-such-option-xyz >"$TSR_DIR/out" 2>&1; then
 		tsr_fail "$name accepted an unknown option"
 	fi

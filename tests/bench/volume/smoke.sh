@@ -22,7 +22,7 @@ run() { # expected exit code, args...
 tsr_log "a new 64 MiB volume (64 KiB objects), verified random writes at QD8"
 run 0 --volume smoke --size 64M --object-size 64K --rw randwrite --iodepth 8 --runtime 2 --verify --quiet
 grep -q "verify:" "$out" || tsr_fail "no verify line"
-osdctl volume info smoke | grep -q "64 MiB" || tsr_fail "the bench did not create a 64 MiB volume"
+grep -q "64 MiB" < <(osdctl volume info smoke) || tsr_fail "the bench did not create a 64 MiB volume"
 
 tsr_log "two jobs, randrw, 4K..256K (crossing objects), verified, JSON"
 run 0 --volume smoke --jobs 2 --rw randrw --bs 4K --bs-max 256K --iodepth 4 --runtime 2 --verify --json --quiet

@@ -12,9 +12,9 @@ lc_up --size 256M
 [ -n "${TESSERA_MON:-}" ] || tsr_fail "cluster.env did not set TESSERA_MON"
 tsr_assert_eq "$(tail -n1 "$TSR_DIR/up.out")" "$TESSERA_MON" "printed monitor address"
 tsr_assert_eq "$(osdctl health | head -n1)" HEALTH_OK "health after up"
-osdctl pool ls | grep -qw rbd || tsr_fail "pool rbd missing"
-osdctl -f json pool ls | grep -q '"size":3' || tsr_fail "pool rbd is not size 3"
-osdctl osd ls | grep -cw up | grep -qx 3 || tsr_fail "not 3 OSDs up"
+grep -qw rbd < <(osdctl pool ls) || tsr_fail "pool rbd missing"
+grep -q '"size":3' < <(osdctl -f json pool ls) || tsr_fail "pool rbd is not size 3"
+[ "$(osdctl osd ls | grep -cw up)" = 3 ] || tsr_fail "not 3 OSDs up"
 "$LC_SCRIPT" status --dir "$LC_DIR" >"$TSR_DIR/status.out" || tsr_fail "status"
 grep -q "osd2: running" "$TSR_DIR/status.out" || tsr_fail "status does not list osd2"
 
@@ -51,7 +51,7 @@ lc_up
 tsr_assert_eq "$TESSERA_MON" "$mon_before" "same monitor address after restart"
 tsr_assert_eq "$(osdctl health | head -n1)" HEALTH_OK "health after the second up"
 tsr_assert_eq "$(osdctl -f json status | grep -o '"fsid":"[^"]*"' | head -n1)" "$fsid" "same cluster id"
-osdctl osd ls | grep -c . | grep -qx 4 || tsr_fail "OSDs were re-created instead of restarted"
+[ "$(osdctl osd ls | grep -c .)" = 4 ] || tsr_fail "OSDs were re-created instead of restarted"
 lc_down
 
 tsr_log "bad arguments"

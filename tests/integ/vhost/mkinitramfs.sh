@@ -20,7 +20,10 @@ cache=${TSR_VHOST_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/tessera-vhost}
 busybox=/bin/busybox
 skip() { echo "mkinitramfs: $*: skipping" >&2; exit 77; }
 
-[ -x "$busybox" ] && "$busybox" --list 2>/dev/null | grep -qx insmod ||
+# grep -q stops reading at the first match: under pipefail a writer still
+# writing would then fail with SIGPIPE, so grep reads from a process
+# substitution instead of a pipe.
+[ -x "$busybox" ] && grep -qx insmod < <("$busybox" --list 2>/dev/null) ||
 	skip "busybox-static is not installed"
 mkdir -p "$cache" "$out"
 

@@ -32,7 +32,7 @@ kill -STOP "${osds[@]}"
 vh_inflight() {
 	kill -USR1 "$(tsr_pid vhost1)"
 	sleep 0.1
-	grep "requests in flight" "$TSR_DIR/vhost1.log" | tail -n1 | grep -qv " 0 requests in flight"
+	grep -qv " 0 requests in flight" < <(grep "requests in flight" "$TSR_DIR/vhost1.log" | tail -n1)
 }
 TSR_WAIT_DAEMON=vhost1 tsr_wait_for 20 "requests in flight in the backend" -- vh_inflight
 tsr_log "kill -9 tessera-vhost with $(grep -o '[0-9]* requests in flight' "$TSR_DIR/vhost1.log" | tail -n1)"
