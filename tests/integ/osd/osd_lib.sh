@@ -281,7 +281,9 @@ pg_objects() {
 osd_io_rounds() {
 	local seed=$1 state=$2 what=$3 round
 	during=0
-	new=$("$CLI" oid-in-pg --mon "$MONADDR" --pool rbd --pg "$seed" --oid 100000 | head -n 1)
+	# From 600000: the test client's "load" writes objects 100000 and up,
+	# which would overwrite "new" and fail the test's final check-one.
+	new=$("$CLI" oid-in-pg --mon "$MONADDR" --pool rbd --pg "$seed" --oid 600000 | head -n 1)
 	old=$("$CLI" oid-in-pg --mon "$MONADDR" --pool rbd --pg "$seed" --oid 0 | head -n 1)
 	[ -n "$new" ] && [ -n "$old" ] || tsr_fail "no object of PG $seed"
 	for round in 1 2 3 4 5; do
