@@ -9,6 +9,7 @@
 #   ans_init NAME            # tsr_init; skip (77) without ansible-playbook
 #                            # (fail in CI); ROOT RUN LOG PLAYBOOKS OSDCTL; traps
 #   ans_play NAME INVENTORY PLAYBOOK [ARGS...]   # output in $TSR_DIR/NAME.out
+#   ans_inventory_vars CLUSTER   # the shared "all: vars:" lines of an inventory
 #   ans_no_sanitizer_report  # fail on an ASan/UBSan report in a daemon log
 #
 # The daemons are started by tessera-service, which records their PIDs in
@@ -74,6 +75,28 @@ ans_play() {
 	fi
 	tsr_log "$pb ($name) done in $(( $(date +%s) - start )) s:" \
 		"$(grep -E '^[[:alnum:]_.-]+ +: ok=' "$TSR_DIR/$name.out")"
+}
+
+# ans_inventory_vars CLUSTER: the "all: vars:" lines every test inventory
+# shares (process mode, no become, no packages, the built binaries, every path
+# under $ROOT, the health waits and the stop timeout).
+ans_inventory_vars() {
+	cat <<EOF
+    tessera_cluster: $1
+    tessera_service_manager: process
+    tessera_become: false
+    tessera_install_packages: false
+    tessera_prebuilt_dir: "$TSR_BIN"
+    tessera_prefix: "$ROOT/usr"
+    tessera_conf_dir: "$ROOT/etc"
+    tessera_data_dir: "$ROOT/data"
+    tessera_log_dir: "$LOG"
+    tessera_run_dir: "$RUN"
+    tessera_systemd_dir: "$ROOT/systemd"
+    tessera_health_timeout: 120
+    tessera_health_delay: 1
+    tessera_timeout_stop_sec: 20
+EOF
 }
 
 # Sanitizer builds: a report in any daemon's log fails the test.

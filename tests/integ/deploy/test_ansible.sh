@@ -57,25 +57,11 @@ export TESSERA_MON=$MONADDR
 write_inventory() {
 	local n=$1 suffix=${2:-} extra=${3:-} i
 	{
+		printf 'all:\n  vars:\n'
+		ans_inventory_vars citest
 		cat <<-EOF
-		all:
-		  vars:
-		    tessera_cluster: citest
-		    tessera_service_manager: process
-		    tessera_become: false
-		    tessera_install_packages: false
-		    tessera_prebuilt_dir: "$TSR_BIN"
-		    tessera_prefix: "$ROOT/usr"
-		    tessera_conf_dir: "$ROOT/etc"
-		    tessera_data_dir: "$ROOT/data"
-		    tessera_log_dir: "$LOG"
-		    tessera_run_dir: "$RUN"
-		    tessera_systemd_dir: "$ROOT/systemd"
 		    tessera_mon_port: $mport
 		    tessera_mon_options: {osd-grace: 3s}
-		    tessera_health_timeout: 120
-		    tessera_health_delay: 1
-		    tessera_timeout_stop_sec: 20
 		    tessera_pools:
 		      - {name: rbd, size: 3, min_size: 2, pg_count: 16}
 		    tessera_volumes:

@@ -20,23 +20,11 @@ for i in 1 2 3; do
 	oport[i]=$(tsr_free_port)
 done
 MONS="127.0.0.1:${mport[1]},127.0.0.1:${mport[2]},127.0.0.1:${mport[3]}"
-cat >"$TSR_DIR/inventory.yml" <<EOF
-all:
-  vars:
-    tessera_cluster: ha
-    tessera_service_manager: process
-    tessera_become: false
-    tessera_install_packages: false
-    tessera_prebuilt_dir: "$TSR_BIN"
-    tessera_prefix: "$ROOT/usr"
-    tessera_conf_dir: "$ROOT/etc"
-    tessera_data_dir: "$ROOT/data"
-    tessera_log_dir: "$LOG"
-    tessera_run_dir: "$RUN"
+{
+	printf 'all:\n  vars:\n'
+	ans_inventory_vars ha
+	cat <<EOF
     tessera_mon_options: {osd-grace: 3s, election-timeout: 500ms}
-    tessera_health_timeout: 120
-    tessera_health_delay: 1
-    tessera_timeout_stop_sec: 20
     tessera_pools:
       - {name: rbd, size: 3, min_size: 2, pg_count: 16}
     tessera_volumes:
@@ -56,6 +44,7 @@ all:
         h2: {tessera_osds: [{name: o2, size: 128M, port_base: ${oport[2]}, options: {failure-domain: h2}}]}
         h3: {tessera_osds: [{name: o3, size: 128M, port_base: ${oport[3]}, options: {failure-domain: h3}}]}
 EOF
+} >"$TSR_DIR/inventory.yml"
 
 healthy_quorum_3() {
 	local s
