@@ -530,6 +530,20 @@ void osd_member_obj_push(struct osd_conn *oc, const struct frame_hdr *hdr,
 			 const Tessera__ObjectPush *m, const struct iovec *data, int data_cnt);
 void osd_member_pg_list(struct osd_conn *oc, const struct frame_hdr *hdr,
 			const Tessera__PgListObjects *m);
+/*
+ * Ask member osd_id for a chunk of object oid of pg (ObjectPull, this map's
+ * epoch): len_bytes from off_bytes (cut at the object's end; off_bytes must
+ * lie inside it); the ObjectPush reply's data lands in buf (buf_cap bytes).
+ * q is reset and gets a new tag and cb. Returns 0: cb runs exactly once,
+ * later; returns <0: cb never runs (-EHOSTUNREACH: no connection to osd_id
+ * can be made).
+ */
+int osd_obj_pull_send(struct osd_reactor *r, const struct osd_pg *pg, uint32_t osd_id,
+		      uint64_t oid, uint64_t off_bytes, uint64_t len_bytes, void *buf,
+		      size_t buf_cap, struct osd_preq *q, osd_preq_cb cb);
+/* Whether len bytes (a multiple of 8) at p are all zero: such a pulled or pushed
+ * chunk is applied as write-zeroes. */
+bool osd_buf_is_zero(const void *p, size_t len);
 
 /* --- osd_scrub.c ----------------------------------------------------------- */
 /* Start the background schedule (--scrub-interval) on the reactor. */

@@ -975,17 +975,6 @@ pull_written(struct st_req *q, int rc)
 	pr_pull_next(pr);
 }
 
-static bool
-all_zero(const void *p, size_t len)
-{
-	const uint64_t *w = p;
-
-	for (size_t i = 0; i < len / 8; i++)
-		if (w[i])
-			return false;
-	return true;
-}
-
 static void
 pull_done(struct osd_preq *q, int rc, const struct frame_hdr *hdr, ProtobufCMessage *msg,
 	  const struct iovec *data, int data_cnt)
@@ -1022,7 +1011,7 @@ pull_done(struct osd_preq *q, int rc, const struct frame_hdr *hdr, ProtobufCMess
 		}
 		sq->offset_bytes = pr->off;
 		sq->len_bytes = hdr->data_len;
-		if (all_zero(pr->buf, hdr->data_len)) {
+		if (osd_buf_is_zero(pr->buf, hdr->data_len)) {
 			sq->op = ST_OP_WRITE_ZEROES;
 		} else {
 			sq->op = ST_OP_WRITE;
@@ -1178,19 +1167,10 @@ pr_merge_next(struct osd_peering *pr)
 }
 
 static void
-pull_sent(struct rt_msgr_send *s, int rc)
-{
-}
-
-static void
 pr_pull_next(struct osd_peering *pr)
 {
 	struct osd_reactor *r = pr->r;
 	struct osd_pr_member *a = &pr->m[pr->auth];
-	Tessera__ObjectPull m = TESSERA__OBJECT_PULL__INIT;
-	Tessera__PgId pid = TESSERA__PG_ID__INIT;
-	Tessera__ObjectId oid = TESSERA__OBJECT_ID__INIT;
-	struct osd_peer *peer;
 	int rc;
 
 	if (pr->cur >= pr->n_objs) {
@@ -1207,31 +1187,12 @@ pr_pull_next(struct osd_peering *pr)
 			return;
 		}
 	}
-	memset(&pr->q, 0, offsetof(struct osd_preq, head));
-	pr->q.tag = ++r->next_tag;
-	pr->q.cb = pull_done;
-	pr->q.rx_buf = pr->buf;
-	pr->q.rx_cap = (uint32_t)pr->buf_cap;
-	pid.pool = pr->pg->pool;
-	pid.seed = pr->pg->seed;
-	oid.pool = pr->pg->pool;
-	oid.id = pr->objs[pr->cur].oid;
-	m.epoch = r->map->epoch;
-	m.pg = &pid;
-	m.oid = &oid;
-	m.offset = pr->off;
-	m.length = pr->buf_cap;
-	if (m.offset + m.length > r->max_object_bytes)
-		m.length = r->max_object_bytes - m.offset;
-	peer = osd_peer_get(r, a->osd_id, pr->pg->seed);
-	if (!peer) {
-		pr_retry_later(pr, "the authoritative member is unreachable", -EHOSTUNREACH);
+	rc = osd_obj_pull_send(r, pr->pg, a->osd_id, pr->objs[pr->cur].oid, pr->off, pr->buf_cap,
+			       pr->buf, pr->buf_cap, &pr->q, pull_done);
+	if (rc == -EHOSTUNREACH) {
+		pr_retry_later(pr, "the authoritative member is unreachable", rc);
 		return;
 	}
-	rc = rt_msgr_send_prep(&pr->q.send, pr->q.head, sizeof(pr->q.head), FRAME_T_OBJ_PULL,
-			       pr->q.tag, 0, &m.base, NULL, 0, pull_sent);
-	if (rc == 0)
-		rc = osd_peer_send(peer, &pr->q);
 	if (rc < 0) {
 		pr_retry_later(pr, "sending ObjectPull", rc);
 		return;
@@ -2519,7 +2480,7 @@ mp_pull_done(struct osd_preq *q, int rc, const struct frame_hdr *hdr, ProtobufCM
 	} else {
 		sq->offset_bytes = mp->off;
 		sq->len_bytes = hdr->data_len;
-		if (all_zero(mp->buf, hdr->data_len)) {
+		if (osd_buf_is_zero(mp->buf, hdr->data_len)) {
 			sq->op = ST_OP_WRITE_ZEROES;
 		} else {
 			sq->op = ST_OP_WRITE;
@@ -2554,34 +2515,10 @@ mp_pull_chunk(struct osd_peering *pr)
 {
 	struct osd_mpull *mp = &pr->mp;
 	struct osd_reactor *r = pr->r;
-	Tessera__ObjectPull m = TESSERA__OBJECT_PULL__INIT;
-	Tessera__PgId pid = TESSERA__PG_ID__INIT;
-	Tessera__ObjectId oid = TESSERA__OBJECT_ID__INIT;
-	struct osd_peer *peer;
 	int rc;
 
-	memset(&mp->q, 0, offsetof(struct osd_preq, head));
-	mp->q.tag = ++r->next_tag;
-	mp->q.cb = mp_pull_done;
-	mp->q.rx_buf = mp->buf;
-	mp->q.rx_cap = (uint32_t)mp->buf_cap;
-	pid.pool = pr->pg->pool;
-	pid.seed = pr->pg->seed;
-	oid.pool = pr->pg->pool;
-	oid.id = mp->objs[mp->cur].oid;
-	m.epoch = r->map->epoch;
-	m.pg = &pid;
-	m.oid = &oid;
-	m.offset = mp->off;
-	m.length = mp->buf_cap;
-	if (m.offset + m.length > r->max_object_bytes)
-		m.length = r->max_object_bytes - m.offset;
-	peer = osd_peer_get(r, mp->source, pr->pg->seed);
-	rc = peer ? rt_msgr_send_prep(&mp->q.send, mp->q.head, sizeof(mp->q.head),
-				      FRAME_T_OBJ_PULL, mp->q.tag, 0, &m.base, NULL, 0, pull_sent)
-		  : -EHOSTUNREACH;
-	if (rc == 0)
-		rc = osd_peer_send(peer, &mp->q);
+	rc = osd_obj_pull_send(r, pr->pg, mp->source, mp->objs[mp->cur].oid, mp->off, mp->buf_cap,
+			       mp->buf, mp->buf_cap, &mp->q, mp_pull_done);
 	if (rc < 0) {
 		mp_fail(pr, "sending ObjectPull", rc);
 		return;
@@ -2873,6 +2810,59 @@ out:
 	free(oids);
 }
 
+static void
+pull_sent(struct rt_msgr_send *s, int rc)
+{
+}
+
+int
+osd_obj_pull_send(struct osd_reactor *r, const struct osd_pg *pg, uint32_t osd_id, uint64_t oid,
+		  uint64_t off_bytes, uint64_t len_bytes, void *buf, size_t buf_cap,
+		  struct osd_preq *q, osd_preq_cb cb)
+{
+	Tessera__ObjectPull m = TESSERA__OBJECT_PULL__INIT;
+	Tessera__PgId pid = TESSERA__PG_ID__INIT;
+	Tessera__ObjectId id = TESSERA__OBJECT_ID__INIT;
+	struct osd_peer *peer;
+	int rc;
+
+	memset(q, 0, offsetof(struct osd_preq, head));
+	q->tag = ++r->next_tag;
+	q->cb = cb;
+	q->rx_buf = buf;
+	q->rx_cap = (uint32_t)buf_cap;
+	pid.pool = pg->pool;
+	pid.seed = pg->seed;
+	id.pool = pg->pool;
+	id.id = oid;
+	m.epoch = r->map->epoch;
+	m.pg = &pid;
+	m.oid = &id;
+	m.offset = off_bytes;
+	m.length = len_bytes;
+	if (m.offset + m.length > r->max_object_bytes)
+		m.length = r->max_object_bytes - m.offset;
+	peer = osd_peer_get(r, osd_id, pg->seed);
+	if (!peer)
+		return -EHOSTUNREACH;
+	rc = rt_msgr_send_prep(&q->send, q->head, sizeof(q->head), FRAME_T_OBJ_PULL, q->tag, 0,
+			       &m.base, NULL, 0, pull_sent);
+	if (rc == 0)
+		rc = osd_peer_send(peer, q);
+	return rc;
+}
+
+bool
+osd_buf_is_zero(const void *p, size_t len)
+{
+	const uint64_t *w = p;
+
+	for (size_t i = 0; i < len / 8; i++)
+		if (w[i])
+			return false;
+	return true;
+}
+
 /* ObjectPull: read one chunk and answer with an ObjectPush carrying it. */
 static void
 pull_read_done(struct st_req *q, int rc)
@@ -3115,7 +3105,7 @@ osd_member_obj_push(struct osd_conn *oc, const struct frame_hdr *hdr,
 			if (hdr->data_len == 0 || hdr->data_len % 4096 || m->offset % 4096 ||
 			    m->offset + hdr->data_len > r->max_object_bytes) {
 				rc = -EINVAL;
-			} else if (all_zero(op->buf, hdr->data_len)) {
+			} else if (osd_buf_is_zero(op->buf, hdr->data_len)) {
 				q->op = ST_OP_WRITE_ZEROES;
 			} else {
 				q->op = ST_OP_WRITE;

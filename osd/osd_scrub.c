@@ -668,17 +668,6 @@ scrub_pulled_written(struct st_req *q, int rc)
 	scrub_chunk(sc);
 }
 
-static bool
-all_zero(const void *p, size_t len)
-{
-	const uint64_t *w = p;
-
-	for (size_t i = 0; i < len / 8; i++)
-		if (w[i])
-			return false;
-	return true;
-}
-
 static void
 scrub_pull_done(struct osd_preq *q, int rc, const struct frame_hdr *hdr, ProtobufCMessage *msg,
 		const struct iovec *data, int data_cnt)
@@ -708,7 +697,7 @@ scrub_pull_done(struct osd_preq *q, int rc, const struct frame_hdr *hdr, Protobu
 				 : sc->m[sc->fix_i].version;
 	sq->offset_bytes = sc->off;
 	sq->len_bytes = sc->len;
-	if (all_zero(sc->buf, sc->len)) {
+	if (osd_buf_is_zero(sc->buf, sc->len)) {
 		sq->op = ST_OP_WRITE_ZEROES;
 	} else {
 		sq->op = ST_OP_WRITE;
@@ -726,10 +715,6 @@ static void
 scrub_pull(struct osd_scrub *sc)
 {
 	struct osd_reactor *r = sc->r;
-	Tessera__ObjectPull p = TESSERA__OBJECT_PULL__INIT;
-	Tessera__PgId pid = TESSERA__PG_ID__INIT;
-	Tessera__ObjectId oid = TESSERA__OBJECT_ID__INIT;
-	struct osd_peer *peer = NULL;
 	int rc;
 
 	for (sc->fix_i = 0; sc->fix_i < sc->n; sc->fix_i++)
@@ -745,27 +730,9 @@ scrub_pull(struct osd_scrub *sc)
 		scrub_chunk(sc);
 		return;
 	}
-	pid.pool = sc->pg->pool;
-	pid.seed = sc->pg->seed;
-	oid.pool = sc->pg->pool;
-	oid.id = sc->oids[sc->cur];
-	p.epoch = r->map->epoch;
-	p.pg = &pid;
-	p.oid = &oid;
-	p.offset = sc->off;
-	p.length = sc->len;
-	memset(&sc->q, 0, offsetof(struct osd_preq, head));
-	sc->q.tag = ++r->next_tag;
-	sc->q.cb = scrub_pull_done;
-	sc->q.rx_buf = sc->buf;
-	sc->q.rx_cap = (uint32_t)r->buf_bytes;
-	peer = osd_peer_get(r, sc->m[sc->fix_i].osd_id, sc->pg->seed);
-	rc = peer ? rt_msgr_send_prep(&sc->q.send, sc->q.head, sizeof(sc->q.head),
-				      FRAME_T_OBJ_PULL, sc->q.tag, 0, &p.base, NULL, 0,
-				      scrub_push_sent)
-		  : -EHOSTUNREACH;
-	if (rc == 0)
-		rc = osd_peer_send(peer, &sc->q);
+	/* sc->len never reaches past the object's end (scrub_chunk). */
+	rc = osd_obj_pull_send(r, sc->pg, sc->m[sc->fix_i].osd_id, sc->oids[sc->cur], sc->off,
+			       sc->len, sc->buf, r->buf_bytes, &sc->q, scrub_pull_done);
 	if (rc < 0) {
 		sc->unrepaired++;
 		sc->off += sc->len;
