@@ -128,7 +128,9 @@ write_all(int fd, const void *buf, size_t len)
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
+		if (n < 0)
+			return -errno; /* -EPIPE/-ECONNRESET: the OSD died (retried by op_run) */
+		if (n == 0)
 			return -EIO;
 		p += n;
 		len -= (size_t)n;
@@ -427,7 +429,7 @@ op_run(const struct op_req *q, struct op_res *res)
 
 	for (int attempt = 0; attempt < 50; attempt++) {
 		rc = op_once(q, res, req_id);
-		if (rc == -ECONNREFUSED || rc == -ECONNRESET || rc == -ESHUTDOWN) {
+		if (rc == -ECONNREFUSED || rc == -ECONNRESET || rc == -ESHUTDOWN || rc == -EPIPE) {
 			/* An OSD restarting: refresh the map and retry (bounded). */
 			struct timespec ts = { 0, 100 * 1000000 };
 
