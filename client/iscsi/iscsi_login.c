@@ -140,7 +140,6 @@ num_in(const char *v, uint64_t lo, uint64_t hi, uint64_t *out)
 	return 0;
 }
 
-/* Answer one operational key into kb. Returns 0 or -EINVAL (bad value: fail login). */
 /* A key whose answer is fixed (ERL 0, one connection) once the offer is a number in [lo, hi]. */
 static int
 fixed_key(struct iscsi_keybuf *kb, const char *k, const char *v, uint64_t lo, uint64_t hi,
@@ -155,6 +154,7 @@ fixed_key(struct iscsi_keybuf *kb, const char *k, const char *v, uint64_t lo, ui
 	return 0;
 }
 
+/* Answer one operational key into kb. Returns 0 or -EINVAL (bad value: fail login). */
 static int
 negotiate_key(struct iscsi_login *lg, const char *k, const char *v, struct iscsi_keybuf *kb)
 {
